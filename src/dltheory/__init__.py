@@ -1,0 +1,43 @@
+"""dltheory: a library and lab for the mathematics of deep learning.
+
+The spine is the :class:`ModeTree` (pooling geometry); :class:`TreeTensor` is
+a hierarchical decomposition over it, and :mod:`dltheory.analysis` computes
+its exact separation ranks, Schmidt spectra, entanglement and min cuts.
+"""
+
+from . import analysis
+from .analysis import (
+    Cut,
+    Spectrum,
+    entanglement_entropy,
+    geometric_measure,
+    grid_tensor,
+    matricization_rank,
+    matricize,
+    min_cut,
+    schmidt_number,
+    schmidt_spectrum,
+    schmidt_values,
+)
+from .tensors import TreeTensor
+from .trees import ModeTree
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cut",
+    "ModeTree",
+    "Spectrum",
+    "TreeTensor",
+    "__version__",
+    "analysis",
+    "entanglement_entropy",
+    "geometric_measure",
+    "grid_tensor",
+    "matricization_rank",
+    "matricize",
+    "min_cut",
+    "schmidt_number",
+    "schmidt_spectrum",
+    "schmidt_values",
+]

@@ -1,0 +1,552 @@
+"""Mode trees: the pooling geometry shared by networks, decompositions and analyses.
+
+A :class:`ModeTree` is a rooted tree whose leaves are the input positions
+``0 .. N-1`` and whose internal nodes are pooling windows.  It is the one
+object that a ConvAC, its coefficient tensor (a hierarchical decomposition) and
+every separation-rank analysis have in common (Cohen, Sharir & Shashua,
+COLT'16; Cohen & Shashua, ICLR'17; Cohen, Tamari & Shashua, ICLR'18).
+
+Node numbering
+--------------
+Leaves are nodes ``0 .. N-1`` (node ``i`` *is* position ``i``).  Internal
+nodes are numbered ``N, N+1, ...`` in post-order, so every child has a smaller
+id than its parent and the root is the last node.  2D positions are flattened
+row-major.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+__all__ = ["ModeTree", "Ranks"]
+
+#: Widths of the internal nodes: one int for all, one int per level
+#: (level 0 pools leaves), or a mapping internal node -> width.
+Ranks = int | Sequence[int] | Mapping[int, int]
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+class ModeTree:
+    """A rooted tree over the input positions ``0 .. N-1``.
+
+    Build one with a named constructor (:meth:`flat`, :meth:`balanced`,
+    :meth:`chain`, :meth:`grid`, :meth:`dilated`) or from any nested list
+    (:meth:`from_nested`).
+
+    Parameters
+    ----------
+    children : sequence of sequences of int
+        ``children[v]`` lists the children of node ``v``; leaves (the first
+        ``num_leaves`` nodes) have none.  Use the constructors instead.
+    num_leaves : int
+        Number of input positions N.
+    kind : str, optional
+        A name for the geometry, shown in the ``repr``.
+    shape : tuple of int, optional
+        The 2D grid shape for grid trees (positions flattened row-major).
+
+    Examples
+    --------
+    >>> tree = ModeTree.balanced(8)
+    >>> tree.num_leaves, tree.depth
+    (8, 3)
+    >>> tree.leaves(tree.root)
+    (0, 1, 2, 3, 4, 5, 6, 7)
+    """
+
+    def __init__(
+        self,
+        children: Sequence[Sequence[int]],
+        num_leaves: int,
+        kind: str = "custom",
+        shape: tuple[int, ...] | None = None,
+    ) -> None:
+        n = int(num_leaves)
+        self._children: tuple[tuple[int, ...], ...] = tuple(tuple(c) for c in children)
+        self._n = n
+        self.kind = kind
+        self.shape = shape
+        total = len(self._children)
+        if total <= n:
+            raise ValueError("children: a mode tree needs at least one internal node (the root)")
+        parent = [-1] * total
+        for v in range(total):
+            kids = self._children[v]
+            if v < n and kids:
+                raise ValueError(f"children: leaf {v} cannot have children")
+            if v >= n and not kids:
+                raise ValueError(f"children: internal node {v} has no children")
+            for c in kids:
+                if not (0 <= c < v):
+                    raise ValueError(
+                        f"children: node {v} lists child {c}; children must precede parents"
+                    )
+                if parent[c] != -1:
+                    raise ValueError(f"children: node {c} has two parents")
+                parent[c] = v
+        roots = [v for v in range(total) if parent[v] == -1]
+        if roots != [total - 1]:
+            raise ValueError(f"children: expected a single root (the last node), found {roots}")
+        self._parent = tuple(parent)
+        leaves: list[tuple[int, ...]] = []
+        height: list[int] = []
+        for v in range(total):
+            if v < n:
+                leaves.append((v,))
+                height.append(0)
+            else:
+                leaves.append(tuple(sorted(x for c in self._children[v] for x in leaves[c])))
+                height.append(1 + max(height[c] for c in self._children[v]))
+        self._leaves = tuple(leaves)
+        self._height = tuple(height)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def num_leaves(self) -> int:
+        """Number of input positions N."""
+        return self._n
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of nodes, leaves included."""
+        return len(self._children)
+
+    @property
+    def root(self) -> int:
+        """Id of the root (always the last node)."""
+        return len(self._children) - 1
+
+    @property
+    def depth(self) -> int:
+        """Number of pooling levels: the height of the root (a leaf has height 0)."""
+        return self._height[-1]
+
+    @property
+    def nodes(self) -> range:
+        """All node ids, children before parents."""
+        return range(len(self._children))
+
+    @property
+    def internal_nodes(self) -> range:
+        """Internal node ids in post-order (children before parents)."""
+        return range(self._n, len(self._children))
+
+    def children(self, v: int) -> tuple[int, ...]:
+        """Children of node ``v`` (empty for a leaf)."""
+        return self._children[self._check_node(v)]
+
+    def parent(self, v: int) -> int | None:
+        """Parent of node ``v``, ``None`` for the root."""
+        p = self._parent[self._check_node(v)]
+        return None if p < 0 else p
+
+    def leaves(self, v: int | None = None) -> tuple[int, ...]:
+        """Sorted input positions under node ``v`` (the root by default)."""
+        return self._leaves[self.root if v is None else self._check_node(v)]
+
+    def is_leaf(self, v: int) -> bool:
+        """Whether node ``v`` is an input position."""
+        return self._check_node(v) < self._n
+
+    def height(self, v: int) -> int:
+        """Length of the longest path from ``v`` down to a leaf."""
+        return self._height[self._check_node(v)]
+
+    def level(self, v: int) -> int:
+        """Level of an internal node: ``height - 1``, so nodes pooling leaves are level 0.
+
+        Per-level widths ``ranks=[r0, r1, ...]`` are indexed by this level, as
+        the widths r_0 .. r_{L-1} of the hierarchical Tucker decomposition.
+        """
+        if self.is_leaf(v):
+            raise ValueError(f"v: node {v} is a leaf and has no level")
+        return self._height[v] - 1
+
+    def levels(self) -> list[list[int]]:
+        """Internal nodes grouped by :meth:`level`."""
+        out: list[list[int]] = [[] for _ in range(self.depth)]
+        for v in self.internal_nodes:
+            out[self._height[v] - 1].append(v)
+        return out
+
+    def _check_node(self, v: int) -> int:
+        if not _is_int(v) or not (0 <= v < len(self._children)):
+            raise ValueError(f"v: {v!r} is not a node id in 0..{len(self._children) - 1}")
+        return v
+
+    # ------------------------------------------------------------ partitions
+    def check_partition(self, I: Iterable[int], *, bipartition: bool = True) -> frozenset[int]:
+        """Validate a set of leaf positions and return it as a frozenset.
+
+        Parameters
+        ----------
+        I : iterable of int
+            Input positions (2D positions flattened row-major).
+        bipartition : bool
+            Require ``I`` to be neither empty nor all positions, as a
+            matricization needs.
+
+        Raises
+        ------
+        ValueError
+            Naming ``I`` when it holds positions outside ``0..N-1``, repeats a
+            position, or (for a bipartition) is empty or full.
+        TypeError
+            When ``I`` is not an iterable of ints.
+        """
+        if isinstance(I, (str, bytes)) or not isinstance(I, Iterable):
+            raise TypeError(f"I: expected a collection of leaf positions, got {type(I).__name__}")
+        items = list(I)
+        for i in items:
+            if not _is_int(i) and not (hasattr(i, "__index__") and not isinstance(i, float)):
+                raise TypeError(f"I: positions must be integers, got {i!r}")
+        idx = [int(i) for i in items]
+        bad = [i for i in idx if not (0 <= i < self._n)]
+        if bad:
+            raise ValueError(
+                f"I: positions {bad[:5]} are outside 0..{self._n - 1} (the tree has {self._n} leaves)"
+            )
+        s = frozenset(idx)
+        if len(s) != len(idx):
+            raise ValueError("I: a position is listed twice")
+        if bipartition and (not s or len(s) == self._n):
+            raise ValueError(
+                "I: a bipartition needs a non-empty proper subset of the positions "
+                f"(got {len(s)} of {self._n})"
+            )
+        return s
+
+    # ----------------------------------------------------------------- widths
+    def resolve_ranks(self, ranks: Ranks, *, name: str = "ranks") -> dict[int, int]:
+        """Width of every internal node from an int, a per-level sequence or a mapping.
+
+        Raises
+        ------
+        ValueError
+            When a width is < 1, the sequence length differs from :attr:`depth`
+            or the mapping misses an internal node.
+        """
+        out: dict[int, int] = {}
+        if _is_int(ranks):
+            out = {v: int(ranks) for v in self.internal_nodes}  # type: ignore[arg-type]
+        elif isinstance(ranks, Mapping):
+            missing = [v for v in self.internal_nodes if v not in ranks]
+            if missing:
+                raise ValueError(f"{name}: mapping misses internal nodes {missing[:5]}")
+            extra = [v for v in ranks if v not in self.internal_nodes]
+            if extra:
+                raise ValueError(f"{name}: {extra[:5]} are not internal nodes of the tree")
+            out = {v: ranks[v] for v in self.internal_nodes}
+        elif isinstance(ranks, Sequence) and not isinstance(ranks, (str, bytes)):
+            if len(ranks) != self.depth:
+                raise ValueError(
+                    f"{name}: got {len(ranks)} per-level widths, the tree has {self.depth} levels"
+                )
+            out = {v: ranks[self.level(v)] for v in self.internal_nodes}
+        else:
+            raise TypeError(
+                f"{name}: expected an int, a per-level sequence or a mapping node -> width, "
+                f"got {type(ranks).__name__}"
+            )
+        for v, r in out.items():
+            if not _is_int(r) and not (hasattr(r, "__index__") and not isinstance(r, float)):
+                raise TypeError(f"{name}: width of node {v} must be an int, got {r!r}")
+            if int(r) < 1:
+                raise ValueError(f"{name}: width of node {v} is {r}; widths must be >= 1")
+            out[v] = int(r)
+        return out
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def from_nested(cls, nested: Any, *, kind: str = "custom") -> ModeTree:
+        """Tree from a nested list; integers are leaf positions.
+
+        Every position ``0 .. N-1`` must appear exactly once.
+
+        >>> ModeTree.from_nested([[0, 1], [2, 3]]).depth
+        2
+        """
+        if _is_int(nested):
+            nested = [nested]
+        if not isinstance(nested, (list, tuple)):
+            raise TypeError(f"nested: expected a nested list of ints, got {type(nested).__name__}")
+        seen: list[int] = []
+
+        def scan(x: Any) -> None:
+            if _is_int(x):
+                seen.append(x)
+            elif isinstance(x, (list, tuple)):
+                if not x:
+                    raise ValueError("nested: empty group; every pooling window needs a child")
+                for y in x:
+                    scan(y)
+            else:
+                raise TypeError(f"nested: entries must be ints or lists, got {x!r}")
+
+        scan(nested)
+        n = len(seen)
+        if sorted(seen) != list(range(n)):
+            dup = sorted({i for i in seen if seen.count(i) > 1})
+            missing = sorted(set(range(n)) - set(seen))
+            raise ValueError(
+                f"nested: leaves must be 0..{n - 1} each exactly once "
+                f"(repeated: {dup[:5]}, missing: {missing[:5]})"
+            )
+        children: list[tuple[int, ...]] = [() for _ in range(n)]
+
+        def build(x: Any) -> int:
+            if _is_int(x):
+                return int(x)
+            kids = tuple(build(y) for y in x)
+            children.append(kids)
+            return len(children) - 1
+
+        build(nested)
+        return cls(children, n, kind=kind)
+
+    @classmethod
+    def _from_groups(
+        cls, n: int, levels: list[list[list[int]]], kind: str, shape: tuple[int, ...] | None = None
+    ) -> ModeTree:
+        """Build from successive groupings: ``levels[k]`` groups the nodes of level k-1."""
+        children: list[tuple[int, ...]] = [() for _ in range(n)]
+        current = list(range(n))
+        for groups in levels:
+            nxt = []
+            for g in groups:
+                children.append(tuple(current[i] for i in g))
+                nxt.append(len(children) - 1)
+            current = nxt
+        if len(current) != 1:
+            raise AssertionError("grouping did not end in a single root")
+        return cls(children, n, kind=kind, shape=shape)
+
+    @staticmethod
+    def _check_n(n: Any, name: str = "n") -> int:
+        if not _is_int(n):
+            raise TypeError(f"{name}: expected an int, got {n!r}")
+        if n < 1:
+            raise ValueError(f"{name}: needs at least one position, got {n}")
+        return int(n)
+
+    @classmethod
+    def flat(cls, n: int) -> ModeTree:
+        """One global pooling window: the CP decomposition / shallow ConvAC."""
+        n = cls._check_n(n)
+        return cls._from_groups(n, [[list(range(n))]], "flat")
+
+    @classmethod
+    def balanced(cls, n: int, arity: int = 2) -> ModeTree:
+        """Contiguous windows of size ``arity`` at every level: the HT decomposition.
+
+        ``n`` must be a power of ``arity`` (size-2 pooling over 2^L positions
+        gives the deep network of Cohen et al., COLT'16).
+        """
+        n = cls._check_n(n)
+        if not _is_int(arity) or arity < 2:
+            raise ValueError(f"arity: needs an int >= 2, got {arity!r}")
+        levels, m = [], n
+        while m > 1:
+            if m % arity:
+                raise ValueError(
+                    f"n: {n} is not a power of arity {arity}; use from_nested for uneven trees"
+                )
+            levels.append([list(range(j, j + arity)) for j in range(0, m, arity)])
+            m //= arity
+        if not levels:
+            levels = [[[0]]]
+        return cls._from_groups(n, levels, "balanced")
+
+    @classmethod
+    def chain(cls, n: int) -> ModeTree:
+        """Left-deep chain ``(((0,1),2),3)...``: the tensor-train (recurrent) geometry."""
+        n = cls._check_n(n)
+        if n == 1:
+            return cls._from_groups(1, [[[0]]], "chain")
+        children: list[tuple[int, ...]] = [() for _ in range(n)]
+        children.append((0, 1))
+        for i in range(2, n):
+            children.append((len(children) - 1, i))
+        return cls(children, n, kind="chain")
+
+    @classmethod
+    def grid(
+        cls,
+        shape: tuple[int, int],
+        window: tuple[int, int] = (2, 2),
+        geometry: Literal["square", "mirror"] = "square",
+    ) -> ModeTree:
+        """2D pooling over an ``H x W`` grid, positions flattened row-major.
+
+        ``geometry="square"`` pools contiguous ``h x w`` windows at every level
+        (windows shrink to the remaining grid side at the top).
+        ``geometry="mirror"`` first pools each position with its mirror images
+        ``(i, j), (i, W-1-j), (H-1-i, j), (H-1-i, W-1-j)`` and then pools the
+        resulting quadrant grid with square windows (Cohen & Shashua, ICLR'17,
+        Sec. 5).  Mirror pooling needs even sides (or a side of 1).
+
+        Raises
+        ------
+        ValueError
+            When a side is not divisible by the window at some level.
+        """
+        if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(map(_is_int, shape))):
+            raise TypeError(f"shape: expected (H, W) ints, got {shape!r}")
+        if not (
+            isinstance(window, (tuple, list)) and len(window) == 2 and all(map(_is_int, window))
+        ):
+            raise TypeError(f"window: expected (h, w) ints, got {window!r}")
+        H, W = int(shape[0]), int(shape[1])
+        h, w = int(window[0]), int(window[1])
+        if H < 1 or W < 1:
+            raise ValueError(f"shape: sides must be >= 1, got {shape!r}")
+        if h < 1 or w < 1 or h * w < 2:
+            raise ValueError(f"window: needs sides >= 1 and at least 2 positions, got {window!r}")
+        if geometry not in ("square", "mirror"):
+            raise ValueError(f"geometry: expected 'square' or 'mirror', got {geometry!r}")
+        levels: list[list[list[int]]] = []
+        if geometry == "mirror":
+            for side, name in ((H, "H"), (W, "W")):
+                if side > 1 and side % 2:
+                    raise ValueError(
+                        f"shape: mirror pooling needs even sides (or 1); {name} = {side}"
+                    )
+            qh, qw = (H + 1) // 2, (W + 1) // 2
+            groups = []
+            for i in range(qh):
+                for j in range(qw):
+                    pts = {(i, j), (i, W - 1 - j), (H - 1 - i, j), (H - 1 - i, W - 1 - j)}
+                    groups.append(sorted(a * W + b for a, b in pts))
+            levels.append(groups)
+            cur_h, cur_w = qh, qw
+        else:
+            cur_h, cur_w = H, W
+        level = len(levels)
+        while cur_h * cur_w > 1:
+            eh, ew = min(h, cur_h), min(w, cur_w)
+            if cur_h % eh or cur_w % ew:
+                raise ValueError(
+                    f"window: grid {shape!r} is not divisible by window {window!r} at pooling "
+                    f"level {level} (remaining grid {cur_h}x{cur_w}); use sides that are powers "
+                    "of the window"
+                )
+            nh, nw = cur_h // eh, cur_w // ew
+            groups = []
+            for bi in range(nh):
+                for bj in range(nw):
+                    groups.append(
+                        [
+                            (bi * eh + a) * cur_w + (bj * ew + b)
+                            for a in range(eh)
+                            for b in range(ew)
+                        ]
+                    )
+            levels.append(groups)
+            cur_h, cur_w = nh, nw
+            level += 1
+        if not levels:
+            levels = [[[0]]]
+        return cls._from_groups(H * W, levels, f"grid-{geometry}", shape=(H, W))
+
+    @classmethod
+    def dilated(cls, n: int, dilations: Sequence[int], kernel: int = 2) -> ModeTree:
+        """The mode tree of a 1D dilated convolutional network (Cohen, Tamari & Shashua, ICLR'18).
+
+        Layer ``l`` applies a size-``kernel`` convolution with dilation
+        ``dilations[l]``; seen from one output, it pools each node (a set of
+        positions ``S``) with the nodes ``S + d, ..., S + (kernel-1) d``.
+        ``dilations=(1, 2, 4, ...)`` gives the contiguous balanced tree; the
+        reversed scheme ``(..., 4, 2, 1)`` pools interleaved positions.
+
+        Raises
+        ------
+        ValueError
+            When the scheme does not tile the ``n`` positions into one tree.
+        """
+        n = cls._check_n(n)
+        if not _is_int(kernel) or kernel < 2:
+            raise ValueError(f"kernel: needs an int >= 2, got {kernel!r}")
+        ds = list(dilations)
+        if not ds or not all(_is_int(d) and d >= 1 for d in ds):
+            raise ValueError(f"dilations: expected a non-empty sequence of ints >= 1, got {ds!r}")
+        sets: list[frozenset[int]] = [frozenset([i]) for i in range(n)]
+        levels: list[list[list[int]]] = []
+        for d in ds:
+            index = {min(s): k for k, s in enumerate(sets)}
+            used: set[int] = set()
+            groups = []
+            for k in sorted(range(len(sets)), key=lambda k: min(sets[k])):
+                if k in used:
+                    continue
+                group = [k]
+                for t in range(1, kernel):
+                    target = frozenset(x + t * d for x in sets[k])
+                    j = index.get(min(target))
+                    if j is None or sets[j] != target or j in used:
+                        raise ValueError(
+                            f"dilations: dilation {d} cannot pair positions {sorted(sets[k])} "
+                            f"with {sorted(target)}; the scheme {ds} does not tile {n} positions"
+                        )
+                    group.append(j)
+                used.update(group)
+                groups.append(group)
+            levels.append(groups)
+            sets = [frozenset().union(*(sets[k] for k in g)) for g in groups]
+        if len(sets) != 1:
+            raise ValueError(
+                f"dilations: the scheme {ds} leaves {len(sets)} nodes at the top; "
+                f"it needs kernel**len(dilations) == n ({kernel}**{len(ds)} != {n})"
+            )
+        return cls._from_groups(n, levels, "dilated")
+
+    # ---------------------------------------------------------------- display
+    def to_nested(self, v: int | None = None) -> Any:
+        """Nested-list form (inverse of :meth:`from_nested`)."""
+        v = self.root if v is None else self._check_node(v)
+        if v < self._n:
+            return v
+        return [self.to_nested(c) for c in self._children[v]]
+
+    def __repr__(self) -> str:
+        extra = f", shape={self.shape}" if self.shape else ""
+        return f"ModeTree({self.kind}, num_leaves={self._n}, depth={self.depth}{extra})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModeTree) and (self._children, self._n) == (
+            other._children,
+            other._n,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._children, self._n))
+
+    def draw(self, max_lines: int = 40) -> str:
+        """A text drawing of the tree, one node per line (truncated after ``max_lines``)."""
+
+        def span(v: int) -> str:
+            lv = self._leaves[v]
+            if len(lv) == 1:
+                return str(lv[0])
+            if lv == tuple(range(lv[0], lv[-1] + 1)):
+                return f"{lv[0]}..{lv[-1]}"
+            shown = ",".join(map(str, lv[:6]))
+            return shown + (",…" if len(lv) > 6 else "")
+
+        lines = [repr(self)]
+        stack: list[tuple[int, str, bool]] = [(self.root, "", True)]
+        while stack and len(lines) <= max_lines:
+            v, prefix, last = stack.pop()
+            branch = "└── " if last else "├── "
+            label = f"leaf {v}" if v < self._n else f"node {v} [{span(v)}]"
+            lines.append(prefix + branch + label)
+            kids = self._children[v]
+            child_prefix = prefix + ("    " if last else "│   ")
+            for k, c in reversed(list(enumerate(kids))):
+                stack.append((c, child_prefix, k == len(kids) - 1))
+        if stack:
+            lines.append(f"… ({self.num_nodes} nodes in all)")
+        return "\n".join(lines)
