@@ -9,8 +9,8 @@ COLT'16; Cohen & Shashua, ICLR'17; Cohen, Tamari & Shashua, ICLR'18).
 Node numbering
 --------------
 Leaves are nodes ``0 .. N-1`` (node ``i`` *is* position ``i``).  Internal
-nodes are numbered ``N, N+1, ...`` in post-order, so every child has a smaller
-id than its parent and the root is the last node.  2D positions are flattened
+nodes are numbered ``N, N+1, ...`` so that every child has a smaller id than
+its parent (a topological order) and the root is the last node.  2D positions are flattened
 row-major.
 """
 
@@ -132,7 +132,7 @@ class ModeTree:
 
     @property
     def internal_nodes(self) -> range:
-        """Internal node ids in post-order (children before parents)."""
+        """Internal node ids, children before parents."""
         return range(self._n, len(self._children))
 
     def children(self, v: int) -> tuple[int, ...]:
@@ -428,6 +428,11 @@ class ModeTree:
         level = len(levels)
         while cur_h * cur_w > 1:
             eh, ew = min(h, cur_h), min(w, cur_w)
+            if eh * ew == 1:
+                raise ValueError(
+                    f"window: {window!r} cannot pool the remaining {cur_h}x{cur_w} grid at level "
+                    f"{level} of grid {shape!r}; use a window that spans both sides"
+                )
             if cur_h % eh or cur_w % ew:
                 raise ValueError(
                     f"window: grid {shape!r} is not divisible by window {window!r} at pooling "
@@ -515,14 +520,18 @@ class ModeTree:
         extra = f", shape={self.shape}" if self.shape else ""
         return f"ModeTree({self.kind}, num_leaves={self._n}, depth={self.depth}{extra})"
 
+    def _canonical(self) -> Any:
+        def walk(v: int) -> Any:
+            return v if v < self._n else tuple(walk(c) for c in self._children[v])
+
+        return walk(self.root)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModeTree) and (self._children, self._n) == (
-            other._children,
-            other._n,
-        )
+        """Structural equality: the same windows, whatever the node numbering."""
+        return isinstance(other, ModeTree) and self._canonical() == other._canonical()
 
     def __hash__(self) -> int:
-        return hash((self._children, self._n))
+        return hash(self._canonical())
 
     def draw(self, max_lines: int = 40) -> str:
         """A text drawing of the tree, one node per line (truncated after ``max_lines``)."""

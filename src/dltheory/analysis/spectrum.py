@@ -279,10 +279,11 @@ def _modular_core(tt: TreeTensor, part: frozenset[int], prime: int) -> NDArray[n
 
     def settle(v: int, core: NDArray[np.int64]) -> None:
         a, b, r = core.shape
-        core = rref_rows(core.reshape(a, b * r), prime).reshape(-1, b, r)
+        x = rref_rows(core.reshape(a, b * r), prime)
+        core = x.reshape(x.shape[0], b, r)
         a = core.shape[0]
         t = rref_rows(core.transpose(1, 0, 2).reshape(b, a * r), prime)
-        cores[v] = np.ascontiguousarray(t.reshape(-1, a, r).transpose(1, 0, 2))
+        cores[v] = np.ascontiguousarray(t.reshape(t.shape[0], a, r).transpose(1, 0, 2))
 
     for i in range(tree.num_leaves):
         a = np.mod(tt.leaf_weights[i], prime)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+import dltheory as dt
+from tests.strategies import mode_trees
+
+
+def test_balanced_structure() -> None:
+    t = dt.ModeTree.balanced(16)
+    assert t.num_leaves == 16 and t.depth == 4
+    assert [len(level) for level in t.levels()] == [8, 4, 2, 1]
+    assert t.leaves(t.root) == tuple(range(16))
+    assert t.children(t.levels()[0][0]) == (0, 1)
+    assert dt.ModeTree.balanced(27, arity=3).depth == 3
+
+
+def test_flat_chain_nested() -> None:
+    assert dt.ModeTree.flat(5).depth == 1
+    assert dt.ModeTree.flat(5).children(5) == (0, 1, 2, 3, 4)
+    c = dt.ModeTree.chain(5)
+    assert c.depth == 4 and c.to_nested() == [[[[0, 1], 2], 3], 4]
+    t = dt.ModeTree.from_nested([[0, 1], [2, 3]])
+    assert t.depth == 2 and t.to_nested() == [[0, 1], [2, 3]]
+    assert dt.ModeTree.from_nested([[0, 2], [1, 3]]).leaves(4) == (0, 2)
+
+
+def test_grid_square_and_mirror() -> None:
+    sq = dt.ModeTree.grid((4, 4), window=(2, 2))
+    assert sq.depth == 2 and sq.shape == (4, 4)
+    assert [sq.leaves(v) for v in sq.levels()[0]] == [
+        (0, 1, 4, 5), (2, 3, 6, 7), (8, 9, 12, 13), (10, 11, 14, 15)
+    ]
+    mi = dt.ModeTree.grid((4, 4), window=(2, 2), geometry="mirror")
+    first = [mi.leaves(v) for v in mi.levels()[0]]
+    assert first == [(0, 3, 12, 15), (1, 2, 13, 14), (4, 7, 8, 11), (5, 6, 9, 10)]
+    assert mi.depth == 2
+    big = dt.ModeTree.grid((32, 32), window=(2, 2))
+    assert big.num_leaves == 1024 and big.depth == 5
+    assert dt.ModeTree.grid((4, 8), window=(2, 2)).depth == 3  # top window shrinks to 1x2
+
+
+def test_dilated() -> None:
+    contiguous = dt.ModeTree.dilated(8, [1, 2, 4])
+    assert contiguous.to_nested() == dt.ModeTree.balanced(8).to_nested()
+    rev = dt.ModeTree.dilated(8, [4, 2, 1])
+    assert [rev.leaves(v) for v in rev.levels()[0]] == [(0, 4), (1, 5), (2, 6), (3, 7)]
+    assert [rev.leaves(v) for v in rev.levels()[1]] == [(0, 2, 4, 6), (1, 3, 5, 7)]
+    assert dt.ModeTree.dilated(9, [1, 3], kernel=3).depth == 2
+
+
+def test_repr_and_draw() -> None:
+    t = dt.ModeTree.balanced(8)
+    assert repr(t) == "ModeTree(balanced, num_leaves=8, depth=3)"
+    text = t.draw()
+    assert "leaf 7" in text and "node 14 [0..7]" in text
+    big = dt.ModeTree.grid((32, 32)).draw(max_lines=10)
+    assert big.count("\n") <= 12 and "nodes in all" in big
+
+
+@settings(max_examples=60, deadline=None)
+@given(mode_trees(max_leaves=12))
+def test_tree_invariants(tree: dt.ModeTree) -> None:
+    n = tree.num_leaves
+    assert tree.leaves(tree.root) == tuple(range(n))
+    for v in tree.internal_nodes:
+        kids = tree.children(v)
+        assert all(c < v and tree.parent(c) == v for c in kids)
+        under = sorted(x for c in kids for x in tree.leaves(c))
+        assert tuple(under) == tree.leaves(v)
+    assert dt.ModeTree.from_nested(tree.to_nested()) == tree
+    assert sum(len(lv) for lv in tree.levels()) == tree.num_nodes - n
+
+
+def test_resolve_ranks() -> None:
+    t = dt.ModeTree.balanced(8)
+    assert set(t.resolve_ranks(3).values()) == {3}
+    w = t.resolve_ranks([2, 3, 4])
+    assert w[t.root] == 4 and w[t.levels()[0][0]] == 2
+    assert t.resolve_ranks({v: 5 for v in t.internal_nodes})[t.root] == 5
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: dt.ModeTree.flat(0), "n: needs at least one"),
+        (lambda: dt.ModeTree.balanced(6), "n: 6 is not a power"),
+        (lambda: dt.ModeTree.chain(-1), "n:"),
+        (lambda: dt.ModeTree.grid((6, 6), window=(4, 4)), "window: grid"),
+        (lambda: dt.ModeTree.grid((12, 12), window=(2, 2)), "window: grid .* level 2"),
+        (lambda: dt.ModeTree.grid((3, 4), geometry="mirror"), "shape: mirror pooling"),
+        (lambda: dt.ModeTree.grid((3, 3), window=(3, 1)), "window: .* cannot pool"),
+        (lambda: dt.ModeTree.grid((4, 4), geometry="round"), "geometry"),
+        (lambda: dt.ModeTree.grid((0, 4)), "shape: sides"),
+        (lambda: dt.ModeTree.from_nested([[0, 1], [1, 2]]), "nested: .*repeated: \\[1\\]"),
+        (lambda: dt.ModeTree.from_nested([[0, 1], [3]]), "nested: .*missing: \\[2\\]"),
+        (lambda: dt.ModeTree.from_nested([[0], []]), "nested: empty group"),
+        (lambda: dt.ModeTree.dilated(8, [1, 1, 1]), "dilations:"),
+        (lambda: dt.ModeTree.dilated(8, [1, 2]), "dilations: .*leaves 2 nodes"),
+        (lambda: dt.ModeTree.balanced(8).resolve_ranks(0), "ranks: width .* >= 1"),
+        (lambda: dt.ModeTree.balanced(8).resolve_ranks([2, 2]), "ranks: got 2 per-level"),
+        (lambda: dt.ModeTree.balanced(8).check_partition([0, 9]), "I: positions \\[9\\]"),
+        (lambda: dt.ModeTree.balanced(8).check_partition([]), "I: a bipartition"),
+        (lambda: dt.ModeTree.balanced(4).check_partition(range(4)), "I: a bipartition"),
+        (lambda: dt.ModeTree.balanced(4).check_partition([1, 1]), "I: a position is listed"),
+    ],
+)
+def test_bad_input_value_errors(call, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: dt.ModeTree.flat(2.5),
+        lambda: dt.ModeTree.from_nested([[0, "a"]]),
+        lambda: dt.ModeTree.grid(16),
+        lambda: dt.ModeTree.balanced(4).check_partition("01"),
+        lambda: dt.ModeTree.balanced(4).check_partition([0.5]),
+        lambda: dt.ModeTree.balanced(4).resolve_ranks("big"),
+    ],
+)
+def test_bad_input_type_errors(call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError):
+        call()
