@@ -246,7 +246,7 @@ class TreeTensor:
             )
         if not np.isfinite(f).all():
             raise ValueError("features: contains NaN or infinite values")
-        vals: dict[int, NDArray[np.float64]] = {}
+        vals: dict[int, NDArray[Any]] = {}
         for i in range(self.num_leaves):
             vals[i] = f[:, i, :] @ self.leaf_weights[i]
         for v in self.tree.internal_nodes:
@@ -321,7 +321,7 @@ class TreeTensor:
 
     # --------------------------------------------------------------- analysis
     def schmidt_spectrum(self, I: Iterable[int], **kwargs: Any) -> Spectrum:
-        """Normalized Schmidt spectrum and its log-scale; see :func:`dltheory.analysis.schmidt_spectrum`."""
+        """Schmidt spectrum with its log-scale; see :func:`dltheory.analysis.schmidt_spectrum`."""
         from .analysis.spectrum import schmidt_spectrum
 
         return schmidt_spectrum(self, I, **kwargs)
@@ -340,7 +340,10 @@ class TreeTensor:
     def matricization_rank(
         self, I: Iterable[int], method: Literal["svd", "modular"] = "svd", **kwargs: Any
     ) -> int:
-        """Rank of the matricization w.r.t. ``I``; see :func:`dltheory.analysis.matricization_rank`."""
+        """Rank of the matricization w.r.t. ``I``; see :func:`dltheory.analysis.matricization_rank`.
+
+        ``method="modular"`` certifies it exactly for integer tensors.
+        """
         from .analysis.spectrum import matricization_rank
 
         return matricization_rank(self, I, method=method, **kwargs)

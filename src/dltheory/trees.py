@@ -208,7 +208,8 @@ class ModeTree:
         bad = [i for i in idx if not (0 <= i < self._n)]
         if bad:
             raise ValueError(
-                f"I: positions {bad[:5]} are outside 0..{self._n - 1} (the tree has {self._n} leaves)"
+                f"I: positions {bad[:5]} are outside 0..{self._n - 1} "
+                f"(the tree has {self._n} leaves)"
             )
         s = frozenset(idx)
         if len(s) != len(idx):

@@ -6,8 +6,6 @@ normalized to a unit-norm state first (``p_k = s_k^2 / sum s^2``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -48,7 +46,10 @@ def schmidt_number(s: ArrayLike, tol: float | None = None) -> int:
     """
     a = np.asarray(s, dtype=np.float64)
     _probs(a)
-    thr: Any = a.max() * a.size * np.finfo(np.float64).eps if tol is None else tol
-    if not np.isscalar(thr) or thr < 0:
+    if tol is None:
+        thr = float(a.max()) * a.size * float(np.finfo(np.float64).eps)
+    elif isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
         raise ValueError(f"tol: expected a non-negative number, got {tol!r}")
+    else:
+        thr = float(tol)
     return int(np.count_nonzero(a > thr))

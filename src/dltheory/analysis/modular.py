@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_PRIME", "check_prime", "rref_rows", "rank_mod_p", "mod_matmul_last"]
+__all__ = ["DEFAULT_PRIME", "check_prime", "rref_rows", "rank_mod_p", "mod_pool_last"]
 
 #: The Mersenne prime 2**31 - 1.
 DEFAULT_PRIME = 2**31 - 1
@@ -62,9 +62,22 @@ def rank_mod_p(mat: NDArray[Any], p: int) -> int:
     return int(rref_rows(mat, p).shape[0])
 
 
-def mod_matmul_last(x: NDArray[np.int64], w: NDArray[np.int64], p: int) -> NDArray[np.int64]:
-    """``(x @ w) mod p`` over the last axis of ``x``, exact for entries in ``[0, p)``."""
-    out = np.zeros(x.shape[:-1] + (w.shape[1],), dtype=np.int64)
-    for alpha in range(w.shape[0]):
-        out = (out + (x[..., alpha, None] * w[alpha]) % p) % p
-    return out
+def mod_pool_last(
+    head: NDArray[np.int64], last: NDArray[np.int64], w: NDArray[np.int64], p: int
+) -> NDArray[np.int64]:
+    """Pool a partial Khatri-Rao product with the last child and ``w``, mod p.
+
+    ``out[(a, la), (b, lb), g] = sum_alpha w[alpha, g] head[a, b, alpha] last[la, lb, alpha]``.
+
+    Entries of the inputs lie in ``[0, p)``; one pooling index at a time, so
+    every intermediate product stays below 2**62.
+    """
+    a, b, r = head.shape
+    la, lb, _ = last.shape
+    g = w.shape[1]
+    out = np.zeros((a, la, b, lb, g), dtype=np.int64)
+    for alpha in range(r):
+        hw = (head[:, :, alpha, None] * w[alpha]) % p  # (a, b, g)
+        term = (hw[:, None, :, None, :] * last[None, :, None, :, alpha, None]) % p
+        out = (out + term) % p
+    return out.reshape(a * la, b * lb, g)

@@ -17,7 +17,7 @@ def _n(n: int) -> int:
 
 
 def odd_even(n: int) -> tuple[int, ...]:
-    """Odd positions 1, 3, 5, ... (1-based: the even ones): the 'interleaved' partition of COLT'16."""
+    """Odd positions 1, 3, 5, ...: the interleaved partition of Cohen et al., COLT'16."""
     return tuple(range(1, _n(n), 2))
 
 
@@ -35,7 +35,9 @@ def interleaved_2d(shape: tuple[int, int]) -> tuple[int, ...]:
     return tuple(i * w + j for i in range(0, h, 2) for j in range(0, w, 2))
 
 
-def block(shape: tuple[int, int], top_left: tuple[int, int], size: tuple[int, int]) -> tuple[int, ...]:
+def block(
+    shape: tuple[int, int], top_left: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, ...]:
     """A contiguous ``size`` block of a grid starting at ``top_left``."""
     h, w = shape
     (a, b), (bh, bw) = top_left, size

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .modular import DEFAULT_PRIME, check_prime, mod_matmul_last, rref_rows
+from .modular import DEFAULT_PRIME, check_prime, mod_pool_last, rref_rows
 
 if TYPE_CHECKING:
     from ..tensors import TreeTensor
@@ -107,10 +107,14 @@ def core_plan(tt: TreeTensor, I: frozenset[int]) -> tuple[int, int, int]:
         dims[i] = _compressed(a, b, r)
     for v in tree.internal_nodes:
         a = b = 1
-        for c in tree.children(v):
+        kids = tree.children(v)
+        for c in kids[:-1]:
             ca, cb = dims.pop(c)
             a, b = a * ca, b * cb
-        biggest = max(biggest, a * b * max(tt.widths[v], _out_width(tt, v)))
+        partial = a * b * tt.widths[v]  # Khatri-Rao of all children but the last
+        ca, cb = dims.pop(kids[-1])
+        a, b = a * ca, b * cb
+        biggest = max(biggest, partial, a * b * _out_width(tt, v))
         dims[v] = _compressed(a, b, _out_width(tt, v))
     ka, kb = dims[tree.root]
     return ka, kb, biggest
@@ -172,24 +176,40 @@ def _khatri_rao(cores: list[NDArray[Any]]) -> NDArray[Any]:
     return p
 
 
-def _qr_compress(core: NDArray[np.float64]) -> NDArray[np.float64]:
+def _pool(cores: list[NDArray[Any]], w: NDArray[Any]) -> NDArray[Any]:
+    """``C[(a..), (b..), g] = sum_alpha w[alpha, g] prod_c C_c[a_c, b_c, alpha]`` (float).
+
+    The last child is contracted with ``w`` in one matrix product over alpha, so
+    the largest array is the result itself, not the result times ``r_v``.
+    """
+    head = _khatri_rao(cores[:-1]) if len(cores) > 1 else np.ones((1, 1, w.shape[0]))
+    last = cores[-1]
+    a, b, r = head.shape
+    la, lb, _ = last.shape
+    g = w.shape[1]
+    hw = (head[:, :, :, None] * w[None, None, :, :]).transpose(0, 1, 3, 2).reshape(a * b * g, r)
+    out = (hw @ last.reshape(la * lb, r).T).reshape(a, b, g, la, lb)
+    return out.transpose(0, 3, 1, 4, 2).reshape(a * la, b * lb, g)
+
+
+def _qr_compress(core: NDArray[Any]) -> NDArray[Any]:
     """Re-orthogonalize both sides of a core whose unfolding is taller than wide."""
     a, b, r = core.shape
     if a > b * r:
-        core = np.linalg.qr(core.reshape(a, b * r), mode="r").reshape(-1, b, r)
+        core = np.asarray(np.linalg.qr(core.reshape(a, b * r), mode="r")).reshape(-1, b, r)
         a = core.shape[0]
     if b > a * r:
         t = core.transpose(1, 0, 2).reshape(b, a * r)
-        core = np.linalg.qr(t, mode="r").reshape(-1, a, r).transpose(1, 0, 2)
+        core = np.asarray(np.linalg.qr(t, mode="r")).reshape(-1, a, r).transpose(1, 0, 2)
     return np.ascontiguousarray(core)
 
 
-def _float_core(tt: TreeTensor, part: frozenset[int]) -> tuple[NDArray[np.float64], float]:
+def _float_core(tt: TreeTensor, part: frozenset[int]) -> tuple[NDArray[Any], float]:
     tree = tt.tree
-    cores: dict[int, NDArray[np.float64]] = {}
+    cores: dict[int, NDArray[Any]] = {}
     logs: dict[int, float] = {}
 
-    def settle(v: int, core: NDArray[np.float64], log: float) -> None:
+    def settle(v: int, core: NDArray[Any], log: float) -> None:
         norm = float(np.linalg.norm(core))
         if norm > 0.0:
             core = core / norm
@@ -203,9 +223,8 @@ def _float_core(tt: TreeTensor, part: frozenset[int]) -> tuple[NDArray[np.float6
         settle(i, core, 0.0)
     for v in tree.internal_nodes:
         kids = tree.children(v)
-        p = _khatri_rao([cores.pop(c) for c in kids])
-        log = sum(logs.pop(c) for c in kids)
-        settle(v, p @ tt.node_weights[v], log)
+        log = sum(logs[c] for c in kids)
+        settle(v, _pool([cores.pop(c) for c in kids], tt.node_weights[v]), log)
     root = tree.root
     return cores[root][:, :, 0], logs[root]
 
@@ -238,7 +257,7 @@ def schmidt_spectrum(
     """
     tt, part = _prepare(tensor, I, y, max_entries)
     core, log = _float_core(tt, part)
-    s = np.linalg.svd(core, compute_uv=False)
+    s = np.asarray(np.linalg.svd(core, compute_uv=False), dtype=np.float64)
     return Spectrum(values=s, log_scale=log)
 
 
@@ -290,14 +309,15 @@ def _modular_core(tt: TreeTensor, part: frozenset[int], prime: int) -> NDArray[n
         settle(i, a[:, None, :] if i in part else a[None, :, :])
     for v in tree.internal_nodes:
         kids = tree.children(v)
-        p = cores.pop(kids[0])
-        for c in kids[1:]:
+        w = np.mod(tt.node_weights[v], prime)
+        p = np.ones((1, 1, w.shape[0]), dtype=np.int64)
+        for c in kids[:-1]:
             q = cores.pop(c)
             pa, pb, r = p.shape
             p = np.mod(p[:, None, :, None, :] * q[None, :, None, :, :], prime).reshape(
                 pa * q.shape[0], pb * q.shape[1], r
             )
-        settle(v, mod_matmul_last(p, np.mod(tt.node_weights[v], prime), prime))
+        settle(v, mod_pool_last(p, cores.pop(kids[-1]), w, prime))
     return cores[tree.root][:, :, 0]
 
 
@@ -345,8 +365,7 @@ def matricization_rank(
                 "TreeTensor.random(..., integer=True)"
             )
         check_prime(prime)
-        core = _modular_core(tt, part, prime)
-        return int(rref_rows(core, prime).shape[0])
+        return int(rref_rows(_modular_core(tt, part, prime), prime).shape[0])
     core, log = _float_core(tt, part)
     s = np.linalg.svd(core, compute_uv=False)
     if s.size == 0:
