@@ -19,12 +19,14 @@ from .analysis import (
     schmidt_spectrum,
     schmidt_values,
 )
+from .nets import ConvAC
 from .tensors import TreeTensor
 from .trees import ModeTree
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvAC",
     "Cut",
     "ModeTree",
     "Spectrum",

@@ -1,0 +1,446 @@
+"""Convolutional arithmetic circuits (ConvACs) and their ReLU / max-pool cousins.
+
+A ConvAC over a :class:`~dltheory.trees.ModeTree` is a representation layer
+followed, at every tree level, by a 1x1 convolution and a pooling over the
+tree's windows (Cohen, Sharir & Shashua, COLT'16).  With product pooling it
+computes ``h_y(x) = <A_y, f(x_1) (x) ... (x) f(x_N)>`` where ``A_y`` is the
+:class:`~dltheory.tensors.TreeTensor` over the same tree with the same weights
+(:meth:`ConvAC.coefficient_tensor`).  With ``pooling="max"`` or ``"average"``
+and a ReLU activation it is the generalized tensor decomposition of Cohen &
+Shashua (ICML'16).
+
+Product pooling runs in log-space: every channel is carried as a sign and a
+log-magnitude, pooling adds log-magnitudes and multiplies signs, and each 1x1
+convolution is a *signed log-sum-exp* (``log|sum_a w_a s_a e^{l_a}|`` with the
+largest ``l_a`` factored out), so N = 1024 positions neither overflow nor
+underflow.  With ``positive=True`` the weights are ``exp`` of the parameters,
+every channel is positive, and each convolution is an exact ``logsumexp``: the
+parameterization of the original ConvAC / SimNet experiments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..tensors import TreeTensor
+from ..trees import ModeTree
+from .representation import REPRESENTATIONS, Representation, make_representation
+
+__all__ = ["ConvAC", "POOLINGS"]
+
+POOLINGS = ("product", "max", "average")
+_TINY = 1e-30  # floor of |S| in the signed log-sum-exp (float32 min normal is ~1e-38)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Nodes (or leaves) sharing a level and an output width: one 1x1 convolution."""
+
+    nodes: tuple[int, ...]
+    in_width: int
+    out_width: int
+    target_level: int  # level of the parents (-1: the output)
+
+
+class ConvAC(nn.Module):
+    """A ConvAC (or generalized ConvNet) over any mode tree, as a trainable module.
+
+    Parameters
+    ----------
+    tree : ModeTree
+        Pooling geometry; its leaves are the input positions.
+    in_dim : int
+        Size s of each position's local vector (channels, or ``C * k * k`` with patches).
+    ranks : int or sequence of int
+        Width of each tree level (level 0 pools the positions), as in
+        :meth:`TreeTensor.random`.
+    out_dim : int
+        Number of outputs (classes).
+    representation : {"identity", "one-hot", "similarity", "affine"}
+        The representation layer; ``num_features`` sets M where it is free
+        (``one-hot``: number of levels, default 2).
+    pooling : {"product", "max", "average"}
+    activation : {"relu", None}
+        Point-wise activation after each convolution but the last; product
+        pooling is linear (``None``), max/average pooling default to ``"relu"``.
+    shared : bool
+        Share each level's 1x1 convolution across positions (convolutional)
+        instead of one per position (locally connected).
+    positive : bool
+        Product pooling with weights ``exp(theta)`` (needs a positive
+        representation: ``"one-hot"``, ``"similarity"``, or ``"affine"`` with a sigmoid).
+    patch : int, optional
+        For image inputs: use the ``patch x patch`` neighbourhood (zero padded)
+        of each pixel as its local vector; ``in_dim`` is then ``C * patch**2``.
+    seed : int
+        Seed of the initialization.
+    dtype : torch.dtype
+        Parameter dtype (float32 for training, float64 for exact checks).
+    logit_scale : float
+        Largest training logit of a signed product-pooling net (see :meth:`forward`).
+
+    Examples
+    --------
+    >>> import dltheory as dt
+    >>> net = dt.ConvAC(dt.ModeTree.balanced(8), in_dim=3, ranks=4, out_dim=2)
+    >>> net.scores(torch.randn(5, 8, 3)).shape
+    torch.Size([5, 2])
+    """
+
+    def __init__(
+        self,
+        tree: ModeTree,
+        in_dim: int,
+        ranks: int | Sequence[int],
+        out_dim: int = 1,
+        *,
+        representation: str = "identity",
+        num_features: int | None = None,
+        representation_activation: str | None = None,
+        pooling: Literal["product", "max", "average"] = "product",
+        activation: str | None = "default",
+        shared: bool = False,
+        positive: bool = False,
+        patch: int | None = None,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        logit_scale: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(tree, ModeTree):
+            raise TypeError(f"tree: expected a ModeTree, got {type(tree).__name__}")
+        for name, val in (("in_dim", in_dim), ("out_dim", out_dim)):
+            if isinstance(val, bool) or not isinstance(val, int):
+                raise TypeError(f"{name}: expected an int, got {val!r}")
+            if val < 1:
+                raise ValueError(f"{name}: must be >= 1, got {val}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling: expected one of {POOLINGS}, got {pooling!r}")
+        if representation not in REPRESENTATIONS:
+            raise ValueError(
+                f"representation: expected one of {REPRESENTATIONS}, got {representation!r}"
+            )
+        if activation == "default":
+            activation = None if pooling == "product" else "relu"
+        if activation not in (None, "relu"):
+            raise ValueError(f"activation: expected 'relu' or None, got {activation!r}")
+        if pooling == "product" and activation is not None:
+            raise ValueError("activation: product pooling is multilinear; use activation=None")
+        if positive and pooling != "product":
+            raise ValueError(
+                "positive: the positive log-space parameterization needs pooling='product'"
+            )
+        if isinstance(ranks, dict):
+            raise ValueError("ranks: a ConvAC needs one width per level (an int or a sequence)")
+        if patch is not None and (
+            isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or patch % 2 == 0
+        ):
+            raise ValueError(f"patch: expected an odd int >= 1, got {patch!r}")
+        self.tree = tree
+        self.in_dim = in_dim
+        self.out_dim = out_dim
+        self.pooling = pooling
+        self.activation = activation
+        self.shared = shared
+        self.positive = positive
+        self.patch = patch
+        self.logit_scale = float(logit_scale)
+        self.widths = tree.resolve_ranks(ranks)
+        self.rep: Representation = make_representation(
+            representation, in_dim, num_features, representation_activation, seed
+        )
+        self.representation = representation
+        if positive and not self.rep.positive:
+            raise ValueError(
+                "positive: positive=True needs a positive representation "
+                "('one-hot', 'similarity', or 'affine' with representation_activation='sigmoid')"
+            )
+        self.num_features = self.rep.num_features
+        self._build(seed, dtype)
+        self.to(dtype)
+
+    # ------------------------------------------------------------- structure
+    def _out_width(self, v: int) -> tuple[int, int]:
+        p = self.tree.parent(v)
+        if p is None:
+            return self.out_dim, -1
+        return self.widths[p], self.tree.level(p)
+
+    def _build(self, seed: int, dtype: torch.dtype) -> None:
+        tree = self.tree
+        g = torch.Generator().manual_seed(seed)
+        m = self.num_features
+        # groups: leaves by parent level, nodes by (level, parent level)
+        groups: list[_Group] = []
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for v in tree.nodes:
+            lvl = -1 if tree.is_leaf(v) else tree.level(v)
+            width, target = self._out_width(v)
+            buckets.setdefault((lvl, target), []).append(v)
+        for (lvl, target), nodes in sorted(buckets.items()):
+            in_w = m if lvl < 0 else self.widths[nodes[0]]
+            out_w = self.out_dim if target < 0 else self.widths[tree.parent(nodes[0])]  # type: ignore[index]
+            groups.append(_Group(tuple(nodes), in_w, out_w, target))
+        self._groups = groups
+        self.weights = nn.ParameterList()
+        for grp in groups:
+            shape = (
+                (grp.in_width, grp.out_width)
+                if self.shared
+                else (len(grp.nodes), grp.in_width, grp.out_width)
+            )
+            if self.positive:
+                # exp(theta) with theta ~ N(-log(fan_in), 0.1): each logsumexp starts near log-mean
+                w = torch.randn(shape, generator=g) * 0.1 - math.log(grp.in_width)
+            else:
+                w = torch.randn(shape, generator=g) / math.sqrt(grp.in_width)
+            self.weights.append(nn.Parameter(w))
+        # where each node's output lands: slot in the input buffer of its target level
+        slot: dict[int, tuple[int, int]] = {}  # node -> (group index, row)
+        for gi, grp in enumerate(groups):
+            for row, v in enumerate(grp.nodes):
+                slot[v] = (gi, row)
+        self._slot = slot
+        # per level: the groups feeding it (in order) and the padded child index of its nodes
+        self._levels: list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]] = []
+        for lvl, nodes in enumerate(tree.levels()):
+            feeders = [gi for gi, grp in enumerate(groups) if grp.target_level == lvl]
+            offset, base = 0, {}
+            for gi in feeders:
+                base[gi] = offset
+                offset += len(groups[gi].nodes)
+            arity = max(len(tree.children(v)) for v in nodes)
+            index = torch.full((len(nodes), arity), offset, dtype=torch.long)  # pad -> neutral slot
+            for k, v in enumerate(nodes):
+                for j, c in enumerate(tree.children(v)):
+                    gi, row = slot[c]
+                    index[k, j] = base[gi] + row
+            counts = torch.tensor([len(tree.children(v)) for v in nodes])
+            self._levels.append((nodes, feeders, index, counts))
+
+    def _weight(self, gi: int) -> torch.Tensor:
+        """The ``gi``-th group's weights in linear space, ``(n, in, out)`` or ``(in, out)``."""
+        w = self.weights[gi]
+        return torch.exp(w) if self.positive else w
+
+    # ------------------------------------------------------------------ input
+    def local_vectors(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs as one local vector per position: ``(batch, N, s)``.
+
+        Accepts ``(batch, N, s)`` sequences, or ``(batch, C, H, W)`` images for a
+        grid tree (positions row-major; ``patch`` gathers neighbourhoods).
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
+        n = self.tree.num_leaves
+        if x.dim() == 4:
+            if self.tree.shape is None:
+                raise ValueError(
+                    "x: image input (batch, C, H, W) needs a grid tree; "
+                    f"this tree is {self.tree.kind}"
+                )
+            h, w = self.tree.shape
+            k = self.patch or 1
+            if x.shape[2:] != (h, w) or x.shape[1] * k * k != self.in_dim:
+                c = self.in_dim // (k * k)
+                raise ValueError(
+                    f"x: expected shape (batch, {c}, {h}, {w}) for in_dim={self.in_dim}"
+                    + (f" with patch={k}" if k > 1 else "")
+                    + f", got {tuple(x.shape)}"
+                )
+            if k > 1:
+                x = nn.functional.unfold(x, kernel_size=k, padding=k // 2)  # (B, C*k*k, H*W)
+                x = x.transpose(1, 2)
+            else:
+                x = x.flatten(2).transpose(1, 2)
+        if x.dim() != 3 or x.shape[1:] != (n, self.in_dim):
+            raise ValueError(
+                f"x: expected shape (batch, {n}, {self.in_dim}) (the tree has {n} leaves, "
+                f"in_dim={self.in_dim}), got {tuple(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError("x: contains NaN or infinite values")
+        return x.to(self.weights[0].dtype)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation ``f(x_i)`` at every position: ``(batch, N, M)``."""
+        return self.rep(self.local_vectors(x))
+
+    # ---------------------------------------------------------------- forward
+    def _conv(self, gi: int, vals: torch.Tensor) -> torch.Tensor:
+        """Linear 1x1 convolution of group ``gi`` on ``(B, n, in)`` -> ``(B, n, out)``."""
+        w = self._weight(gi)
+        return vals @ w if self.shared else torch.einsum("bni,nio->bno", vals, w)
+
+    def _log_conv(
+        self, gi: int, logabs: torch.Tensor, neg: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Signed log-sum-exp convolution.
+
+        Returns ``(log|S|, S < 0)`` for ``S = conv(sign * exp(logabs))``, with the
+        largest log-magnitude factored out so nothing overflows.
+        """
+        if self.positive:  # exact logsumexp with weights exp(theta): (B, n, in, 1) + (n?, in, out)
+            out = torch.logsumexp(logabs[..., None] + self.weights[gi], dim=-2)
+            return out, torch.zeros_like(out)
+        shift = logabs.amax(dim=-1, keepdim=True).detach()
+        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+        signed = (1 - 2 * neg) * torch.exp(logabs - shift)
+        s = self._conv(gi, signed)
+        return shift + torch.log(s.abs().clamp_min(_TINY)), (s < 0).to(s.dtype)
+
+    def _act(self, u: torch.Tensor, grp: _Group) -> torch.Tensor:
+        if self.activation == "relu" and grp.target_level >= 0:
+            return torch.relu(u)
+        return u
+
+    def _pool(
+        self, a: torch.Tensor, b: torch.Tensor | None, index: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pool the children (rows of ``index``, padded with a neutral slot)."""
+        shape = (a.shape[0], 1, a.shape[2])
+        if self.pooling == "product":
+            assert b is not None
+            a = torch.cat([a, a.new_zeros(shape)], dim=1)[:, index].sum(dim=2)
+            b = torch.cat([b, b.new_zeros(shape)], dim=1)[:, index].sum(dim=2).remainder(2)
+            return a, b
+        if self.pooling == "max":
+            return torch.cat([a, a.new_full(shape, -math.inf)], dim=1)[:, index].amax(dim=2), None
+        total = torch.cat([a, a.new_zeros(shape)], dim=1)[:, index].sum(dim=2)
+        return total / counts.to(a.dtype)[None, :, None], None
+
+    def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Root outputs: ``(log|h|, h < 0)`` for product pooling, ``(h, None)`` otherwise."""
+        loc = self.local_vectors(x)
+        log_space = self.pooling == "product"
+        outs: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        n = self.tree.num_leaves
+        if log_space and self.positive:
+            rep = self.rep.log_forward(loc)
+        else:
+            rep = self.rep(loc)
+        for gi, grp in enumerate(self._groups):
+            if grp.nodes[0] >= n:
+                continue
+            rows = rep[:, list(grp.nodes)]
+            if log_space and self.positive:
+                outs[gi] = self._log_conv(gi, rows, torch.zeros_like(rows))
+            elif log_space:
+                u = self._conv(gi, rows)
+                outs[gi] = (torch.log(u.abs().clamp_min(_TINY)), (u < 0).to(u.dtype))
+            else:
+                outs[gi] = (self._act(self._conv(gi, rows), grp), None)
+        for lvl, (nodes, feeders, index, counts) in enumerate(self._levels):
+            parts = [outs.pop(gi) for gi in feeders]
+            a = torch.cat([p[0] for p in parts], dim=1)
+            b = torch.cat([p[1] for p in parts], dim=1) if log_space else None  # type: ignore[misc]
+            pa, pb = self._pool(a, b, index.to(a.device), counts.to(a.device))
+            pos = {v: k for k, v in enumerate(nodes)}
+            for gi, grp in enumerate(self._groups):
+                if grp.nodes[0] < n or self.tree.level(grp.nodes[0]) != lvl:
+                    continue
+                rows_idx = [pos[v] for v in grp.nodes]
+                if log_space:
+                    assert pb is not None
+                    outs[gi] = self._log_conv(gi, pa[:, rows_idx], pb[:, rows_idx])
+                else:
+                    outs[gi] = (self._act(self._conv(gi, pa[:, rows_idx]), grp), None)
+        val, flag = outs[self._slot[self.tree.root][0]]
+        return val[:, 0, :], (None if flag is None else flag[:, 0, :])
+
+    # ---------------------------------------------------------------- outputs
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's exact outputs ``h_y(x)``, shape ``(batch, out_dim)``.
+
+        For product pooling this is ``sign * exp(log|h|)`` and overflows to
+        ``inf`` when ``|h|`` exceeds the dtype; :meth:`log_scores` never does.
+        Use a float64 network (``dtype=torch.float64`` or ``net.double()``) for exact checks.
+        """
+        val, neg = self._run(x)
+        if neg is None:
+            return val
+        return (1 - 2 * neg) * torch.exp(val)
+
+    def log_scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log|h_y(x)|, sign h_y(x))`` for product pooling."""
+        if self.pooling != "product":
+            raise ValueError("pooling: log_scores is defined for product pooling only; use scores")
+        val, neg = self._run(x)
+        assert neg is not None
+        return val, 1 - 2 * neg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training logits, ``(batch, out_dim)``.
+
+        * positive product pooling: ``log h_y(x)`` (softmax over ``log h_y``, as in the
+          original ConvAC experiments);
+        * signed product pooling: ``logit_scale * h_y / max_y' |h_y'|``, computed in
+          log-space: finite for any N, free of the overall scale of ``h`` (which
+          for products over hundreds of positions spans hundreds of orders of
+          magnitude), and with the same arg-max as ``h``;
+        * max / average pooling: ``h_y(x)``.
+        """
+        val, neg = self._run(x)
+        if neg is None:
+            return val
+        if self.positive:
+            return val
+        return self.logit_scale * (1 - 2 * neg) * torch.exp(val - val.amax(dim=1, keepdim=True))
+
+    # ---------------------------------------------------------------- analysis
+    def coefficient_tensor(self, y: int = 0) -> TreeTensor:
+        """The coefficient tensor ``A_y`` (float64): ``h_y(x) = <A_y, f(x_1) (x) ... (x) f(x_N)>``.
+
+        ``A_y`` is decomposed along the same tree with the same weights; ``f``
+        is this network's representation layer (:meth:`features`).
+
+        Raises
+        ------
+        ValueError
+            For max or average pooling, where no coefficient tensor exists: use
+            :meth:`grid_tensor`.
+        """
+        if self.pooling != "product":
+            raise ValueError(
+                f"pooling: a {self.pooling}-pooling network is not multilinear and has no "
+                "coefficient tensor; analyse net.grid_tensor(templates) instead"
+            )
+        if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < self.out_dim:
+            raise ValueError(f"y: expected an output index in 0..{self.out_dim - 1}, got {y!r}")
+        mats: dict[int, np.ndarray] = {}
+        with torch.no_grad():
+            for gi, grp in enumerate(self._groups):
+                w = self._weight(gi).detach().to(torch.float64).cpu().numpy()
+                for row, v in enumerate(grp.nodes):
+                    mats[v] = w if self.shared else w[row]
+        root = self.tree.root
+        nodes = {v: mats[v] for v in self.tree.internal_nodes}
+        nodes[root] = mats[root][:, [y]]
+        return TreeTensor(self.tree, [mats[i] for i in range(self.tree.num_leaves)], nodes)
+
+    def grid_tensor(self, templates: torch.Tensor | np.ndarray, y: int = 0) -> np.ndarray:
+        """Grid tensor of output ``y`` on template local vectors ``(M, s)`` (any pooling)."""
+        from ..analysis.grid import grid_tensor
+
+        def f(local: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                t = torch.as_tensor(
+                    local, dtype=self.weights[0].dtype, device=self.weights[0].device
+                )
+                return self.scores(t)[:, y].double().cpu().numpy()
+
+        return grid_tensor(f, np.asarray(templates, dtype=np.float64), self.tree.num_leaves)
+
+    def extra_repr(self) -> str:
+        return (
+            f"tree={self.tree!r}, in_dim={self.in_dim}, M={self.num_features}, "
+            f"out_dim={self.out_dim}, representation={self.representation!r}, "
+            f"pooling={self.pooling!r}, shared={self.shared}, positive={self.positive}"
+        )
