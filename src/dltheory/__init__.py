@@ -5,7 +5,7 @@ a hierarchical decomposition over it, and :mod:`dltheory.analysis` computes
 its exact separation ranks, Schmidt spectra, entanglement and min cuts.
 """
 
-from . import analysis
+from . import analysis, data
 from .analysis import (
     Cut,
     Spectrum,
@@ -21,6 +21,7 @@ from .analysis import (
 )
 from .nets import ConvAC
 from .tensors import TreeTensor
+from .train import TrainResult, evaluate, train
 from .trees import ModeTree
 
 __version__ = "0.1.0"
@@ -30,10 +31,13 @@ __all__ = [
     "Cut",
     "ModeTree",
     "Spectrum",
+    "TrainResult",
     "TreeTensor",
     "__version__",
     "analysis",
+    "data",
     "entanglement_entropy",
+    "evaluate",
     "geometric_measure",
     "grid_tensor",
     "matricization_rank",
@@ -42,4 +46,5 @@ __all__ = [
     "schmidt_number",
     "schmidt_spectrum",
     "schmidt_values",
+    "train",
 ]
