@@ -31,12 +31,12 @@ from torch import nn
 
 from ..tensors import TreeTensor
 from ..trees import ModeTree
+from .logconv import signed_log_conv
 from .representation import REPRESENTATIONS, Representation, make_representation
 
 __all__ = ["ConvAC", "POOLINGS"]
 
 POOLINGS = ("product", "max", "average")
-_TINY = 1e-30  # floor of |S| in the signed log-sum-exp (float32 min normal is ~1e-38)
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,17 @@ class _Group:
     in_width: int
     out_width: int
     target_level: int  # level of the parents (-1: the output)
+
+
+@dataclass(frozen=True)
+class _Level:
+    """How one tree level pools: which groups feed it, which convolve its output."""
+
+    feeders: list[int]
+    members: list[int]
+    arity: int
+    index: torch.Tensor | None  # padded child slots; None when windows are contiguous blocks
+    counts: torch.Tensor
 
 
 class ConvAC(nn.Module):
@@ -173,57 +184,78 @@ class ConvAC(nn.Module):
             return self.out_dim, -1
         return self.widths[p], self.tree.level(p)
 
+    def _dfs_rank(self) -> dict[int, int]:
+        """Rank of every node in a depth-first traversal (children in their stored order)."""
+        rank: dict[int, int] = {}
+        stack = [self.tree.root]
+        while stack:
+            v = stack.pop()
+            rank[v] = len(rank)
+            stack.extend(reversed(self.tree.children(v)))
+        return rank
+
     def _build(self, seed: int, dtype: torch.dtype) -> None:
+        """Group nodes into convolutions and plan each level's pooling.
+
+        Nodes sharing a level and a parent level form one group (one 1x1
+        convolution).  Within a group, nodes are stored in depth-first order, so
+        that for uniform trees (grids, balanced, dilated) the children of each
+        pooling window are a contiguous block of the level below and pooling is
+        a reshape; other trees fall back to a padded gather.
+        """
         tree = self.tree
+        n = tree.num_leaves
         g = torch.Generator().manual_seed(seed)
-        m = self.num_features
-        # groups: leaves by parent level, nodes by (level, parent level)
-        groups: list[_Group] = []
+        rank = self._dfs_rank()
         buckets: dict[tuple[int, int], list[int]] = {}
         for v in tree.nodes:
             lvl = -1 if tree.is_leaf(v) else tree.level(v)
-            width, target = self._out_width(v)
-            buckets.setdefault((lvl, target), []).append(v)
-        for (lvl, target), nodes in sorted(buckets.items()):
-            in_w = m if lvl < 0 else self.widths[nodes[0]]
-            out_w = self.out_dim if target < 0 else self.widths[tree.parent(nodes[0])]  # type: ignore[index]
-            groups.append(_Group(tuple(nodes), in_w, out_w, target))
+            buckets.setdefault((lvl, self._out_width(v)[1]), []).append(v)
+        groups: list[_Group] = []
+        for (lvl, target), members in sorted(buckets.items()):
+            nodes = tuple(sorted(members, key=rank.__getitem__))
+            in_w = self.num_features if lvl < 0 else self.widths[nodes[0]]
+            groups.append(_Group(nodes, in_w, self._out_width(nodes[0])[0], target))
         self._groups = groups
+        self._root_group = next(gi for gi, grp in enumerate(groups) if grp.nodes == (tree.root,))
         self.weights = nn.ParameterList()
         for grp in groups:
-            shape = (
-                (grp.in_width, grp.out_width)
-                if self.shared
-                else (len(grp.nodes), grp.in_width, grp.out_width)
-            )
+            if self.shared:
+                shape: tuple[int, ...] = (grp.in_width, grp.out_width)
+            else:
+                shape = (len(grp.nodes), grp.in_width, grp.out_width)
             if self.positive:
-                # exp(theta) with theta ~ N(-log(fan_in), 0.1): each logsumexp starts near log-mean
+                # weights exp(theta) ~ 1/fan_in: each convolution starts near an average
                 w = torch.randn(shape, generator=g) * 0.1 - math.log(grp.in_width)
             else:
                 w = torch.randn(shape, generator=g) / math.sqrt(grp.in_width)
             self.weights.append(nn.Parameter(w))
-        # where each node's output lands: slot in the input buffer of its target level
-        slot: dict[int, tuple[int, int]] = {}  # node -> (group index, row)
-        for gi, grp in enumerate(groups):
-            for row, v in enumerate(grp.nodes):
-                slot[v] = (gi, row)
-        self._slot = slot
-        # per level: the groups feeding it (in order) and the padded child index of its nodes
-        self._levels: list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]] = []
-        for lvl, nodes in enumerate(tree.levels()):
+        self._leaf_groups = [gi for gi, grp in enumerate(groups) if grp.nodes[0] < n]
+        order = [v for gi in self._leaf_groups for v in groups[gi].nodes]
+        self._leaf_perm = None if order == list(range(n)) else torch.tensor(order)
+        self._levels: list[_Level] = []
+        for lvl in range(tree.depth):
             feeders = [gi for gi, grp in enumerate(groups) if grp.target_level == lvl]
-            offset, base = 0, {}
-            for gi in feeders:
-                base[gi] = offset
-                offset += len(groups[gi].nodes)
-            arity = max(len(tree.children(v)) for v in nodes)
-            index = torch.full((len(nodes), arity), offset, dtype=torch.long)  # pad -> neutral slot
-            for k, v in enumerate(nodes):
-                for j, c in enumerate(tree.children(v)):
-                    gi, row = slot[c]
-                    index[k, j] = base[gi] + row
-            counts = torch.tensor([len(tree.children(v)) for v in nodes])
-            self._levels.append((nodes, feeders, index, counts))
+            members = [
+                gi
+                for gi, grp in enumerate(groups)
+                if grp.nodes[0] >= n and tree.level(grp.nodes[0]) == lvl
+            ]
+            level_nodes = [v for gi in members for v in groups[gi].nodes]
+            slot = {v: k for k, v in enumerate(u for gi in feeders for u in groups[gi].nodes)}
+            arity = max(len(tree.children(v)) for v in level_nodes)
+            contiguous = all(
+                sorted(slot[c] for c in tree.children(v)) == list(range(j * arity, (j + 1) * arity))
+                for j, v in enumerate(level_nodes)
+            )
+            index = None
+            if not contiguous:
+                index = torch.full((len(level_nodes), arity), len(slot), dtype=torch.long)
+                for j, v in enumerate(level_nodes):  # unused entries point at the neutral pad
+                    for k, c in enumerate(tree.children(v)):
+                        index[j, k] = slot[c]
+            counts = torch.tensor([float(len(tree.children(v))) for v in level_nodes])
+            self._levels.append(_Level(feeders, members, arity, index, counts))
 
     def _weight(self, gi: int) -> torch.Tensor:
         """The ``gi``-th group's weights in linear space, ``(n, in, out)`` or ``(in, out)``."""
@@ -280,21 +312,11 @@ class ConvAC(nn.Module):
         return vals @ w if self.shared else torch.einsum("bni,nio->bno", vals, w)
 
     def _log_conv(
-        self, gi: int, logabs: torch.Tensor, neg: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Signed log-sum-exp convolution.
-
-        Returns ``(log|S|, S < 0)`` for ``S = conv(sign * exp(logabs))``, with the
-        largest log-magnitude factored out so nothing overflows.
-        """
-        if self.positive:  # exact logsumexp with weights exp(theta): (B, n, in, 1) + (n?, in, out)
-            out = torch.logsumexp(logabs[..., None] + self.weights[gi], dim=-2)
-            return out, torch.zeros_like(out)
-        shift = logabs.amax(dim=-1, keepdim=True).detach()
-        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-        signed = (1 - 2 * neg) * torch.exp(logabs - shift)
-        s = self._conv(gi, signed)
-        return shift + torch.log(s.abs().clamp_min(_TINY)), (s < 0).to(s.dtype)
+        self, gi: int, logabs: torch.Tensor, sign: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Signed log-sum-exp convolution (see :mod:`dltheory.nets.logconv`)."""
+        out, out_sign = signed_log_conv(logabs, sign, self._weight(gi))
+        return out, (None if self.positive else out_sign)
 
     def _act(self, u: torch.Tensor, grp: _Group) -> torch.Tensor:
         if self.activation == "relu" and grp.target_level >= 0:
@@ -302,58 +324,68 @@ class ConvAC(nn.Module):
         return u
 
     def _pool(
-        self, a: torch.Tensor, b: torch.Tensor | None, index: torch.Tensor, counts: torch.Tensor
+        self, a: torch.Tensor, sign: torch.Tensor | None, level: _Level
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pool the children (rows of ``index``, padded with a neutral slot)."""
-        shape = (a.shape[0], 1, a.shape[2])
-        if self.pooling == "product":
-            assert b is not None
-            a = torch.cat([a, a.new_zeros(shape)], dim=1)[:, index].sum(dim=2)
-            b = torch.cat([b, b.new_zeros(shape)], dim=1)[:, index].sum(dim=2).remainder(2)
-            return a, b
+        """Pool each window's children: a reshape for contiguous levels, else a padded gather."""
+        b, k, r = a.shape
+        neutral = -math.inf if self.pooling == "max" else 0.0
+        if level.index is None:
+            av = a.reshape(b, k // level.arity, level.arity, r)
+            sv = None if sign is None else sign.reshape(av.shape)
+        else:
+            index = level.index.to(a.device)
+            av = torch.cat([a, a.new_full((b, 1, r), neutral)], dim=1)[:, index]
+            sv = None if sign is None else torch.cat([sign, sign.new_ones((b, 1, r))], 1)[:, index]
+        if self.pooling == "product":  # log-magnitudes add, signs multiply
+            return av.sum(dim=2), (None if sv is None else sv.prod(dim=2))
         if self.pooling == "max":
-            return torch.cat([a, a.new_full(shape, -math.inf)], dim=1)[:, index].amax(dim=2), None
-        total = torch.cat([a, a.new_zeros(shape)], dim=1)[:, index].sum(dim=2)
-        return total / counts.to(a.dtype)[None, :, None], None
+            return av.amax(dim=2), None
+        if level.index is None:
+            return av.mean(dim=2), None
+        return av.sum(dim=2) / level.counts.to(a)[None, :, None], None
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Root outputs: ``(log|h|, h < 0)`` for product pooling, ``(h, None)`` otherwise."""
+        """Root outputs: ``(log|h|, sign h)`` for product pooling, ``(h, None)`` otherwise.
+
+        For positive weights the sign is ``None`` too (``h > 0``).
+        """
         loc = self.local_vectors(x)
+        if self._leaf_perm is not None:
+            loc = loc[:, self._leaf_perm.to(loc.device)]
         log_space = self.pooling == "product"
+        rep = self.rep.log_forward(loc) if self.positive else self.rep(loc)
         outs: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
-        n = self.tree.num_leaves
-        if log_space and self.positive:
-            rep = self.rep.log_forward(loc)
-        else:
-            rep = self.rep(loc)
-        for gi, grp in enumerate(self._groups):
-            if grp.nodes[0] >= n:
-                continue
-            rows = rep[:, list(grp.nodes)]
-            if log_space and self.positive:
-                outs[gi] = self._log_conv(gi, rows, torch.zeros_like(rows))
+        start = 0
+        for gi in self._leaf_groups:
+            grp = self._groups[gi]
+            rows = rep[:, start : start + len(grp.nodes)]
+            start += len(grp.nodes)
+            if self.positive:
+                outs[gi] = self._log_conv(gi, rows, None)
             elif log_space:
-                u = self._conv(gi, rows)
-                outs[gi] = (torch.log(u.abs().clamp_min(_TINY)), (u < 0).to(u.dtype))
+                outs[gi] = signed_log_conv(rows, None, self._weight(gi), log_input=False)
             else:
                 outs[gi] = (self._act(self._conv(gi, rows), grp), None)
-        for lvl, (nodes, feeders, index, counts) in enumerate(self._levels):
-            parts = [outs.pop(gi) for gi in feeders]
-            a = torch.cat([p[0] for p in parts], dim=1)
-            b = torch.cat([p[1] for p in parts], dim=1) if log_space else None  # type: ignore[misc]
-            pa, pb = self._pool(a, b, index.to(a.device), counts.to(a.device))
-            pos = {v: k for k, v in enumerate(nodes)}
-            for gi, grp in enumerate(self._groups):
-                if grp.nodes[0] < n or self.tree.level(grp.nodes[0]) != lvl:
-                    continue
-                rows_idx = [pos[v] for v in grp.nodes]
+        for level in self._levels:
+            parts = [outs.pop(gi) for gi in level.feeders]
+            a = parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts], dim=1)
+            signs = [p[1] for p in parts if p[1] is not None]
+            pooled_sign = (
+                None if not signs else signs[0] if len(signs) == 1 else torch.cat(signs, 1)
+            )
+            pa, ps = self._pool(a, pooled_sign, level)
+            start = 0
+            for gi in level.members:
+                grp = self._groups[gi]
+                rows = pa[:, start : start + len(grp.nodes)]
+                srows = None if ps is None else ps[:, start : start + len(grp.nodes)]
+                start += len(grp.nodes)
                 if log_space:
-                    assert pb is not None
-                    outs[gi] = self._log_conv(gi, pa[:, rows_idx], pb[:, rows_idx])
+                    outs[gi] = self._log_conv(gi, rows, srows)
                 else:
-                    outs[gi] = (self._act(self._conv(gi, pa[:, rows_idx]), grp), None)
-        val, flag = outs[self._slot[self.tree.root][0]]
-        return val[:, 0, :], (None if flag is None else flag[:, 0, :])
+                    outs[gi] = (self._act(self._conv(gi, rows), grp), None)
+        val, root_sign = outs[self._root_group]
+        return val[:, 0, :], (None if root_sign is None else root_sign[:, 0, :])
 
     # ---------------------------------------------------------------- outputs
     def scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -363,18 +395,17 @@ class ConvAC(nn.Module):
         ``inf`` when ``|h|`` exceeds the dtype; :meth:`log_scores` never does.
         Use a float64 network (``dtype=torch.float64`` or ``net.double()``) for exact checks.
         """
-        val, neg = self._run(x)
-        if neg is None:
+        val, sign = self._run(x)
+        if self.pooling != "product":
             return val
-        return (1 - 2 * neg) * torch.exp(val)
+        return torch.exp(val) if sign is None else sign * torch.exp(val)
 
     def log_scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log|h_y(x)|, sign h_y(x))`` for product pooling."""
         if self.pooling != "product":
             raise ValueError("pooling: log_scores is defined for product pooling only; use scores")
-        val, neg = self._run(x)
-        assert neg is not None
-        return val, 1 - 2 * neg
+        val, sign = self._run(x)
+        return val, (torch.ones_like(val) if sign is None else sign)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Training logits, ``(batch, out_dim)``.
@@ -387,12 +418,10 @@ class ConvAC(nn.Module):
           magnitude), and with the same arg-max as ``h``;
         * max / average pooling: ``h_y(x)``.
         """
-        val, neg = self._run(x)
-        if neg is None:
+        val, sign = self._run(x)
+        if self.pooling != "product" or sign is None:
             return val
-        if self.positive:
-            return val
-        return self.logit_scale * (1 - 2 * neg) * torch.exp(val - val.amax(dim=1, keepdim=True))
+        return self.logit_scale * sign * torch.exp(val - val.amax(dim=1, keepdim=True))
 
     # ---------------------------------------------------------------- analysis
     def coefficient_tensor(self, y: int = 0) -> TreeTensor:
