@@ -140,6 +140,7 @@ def test_generalized_nets_and_grid_tensor(pooling: str) -> None:
     assert g.shape == (3, 3, 3, 3)
     first = torch.as_tensor(templates[[0, 1, 2, 0]][None], dtype=torch.float64)
     assert np.isclose(g[0, 1, 2, 0], net.scores(first)[0, 1].item())
+    np.testing.assert_allclose(dt.grid_tensor(net, templates, 4)[..., 1], g)
 
 
 def test_homogeneity_of_relu_max_net() -> None:

@@ -27,8 +27,9 @@ def _call(f: Callable[..., Any], x: NDArray[np.float64]) -> NDArray[np.float64]:
         params = list(f.parameters())
         dtype = params[0].dtype if params else torch.float64
         device = params[0].device if params else torch.device("cpu")
+        fn = getattr(f, "scores", f)  # a ConvAC's exact outputs, not its training logits
         with torch.no_grad():
-            out = f(torch.as_tensor(x, dtype=dtype, device=device))
+            out = fn(torch.as_tensor(x, dtype=dtype, device=device))
     else:
         out = f(x)
     if torch is not None and isinstance(out, torch.Tensor):
@@ -51,7 +52,8 @@ def grid_tensor(
     f : callable
         Takes a batch of inputs of shape ``(batch, N, s)`` (a NumPy array, or a
         torch tensor when ``f`` is a ``torch.nn.Module``) and returns
-        ``(batch,)`` or ``(batch, out)`` values.
+        ``(batch,)`` or ``(batch, out)`` values.  A module with a ``scores``
+        method (a :class:`~dltheory.ConvAC`) is evaluated through it.
     templates : array_like, shape (M, s)
         The template points ``x^(1) .. x^(M)``.
     num_positions : int
