@@ -168,3 +168,15 @@ def test_bad_prime() -> None:
     with pytest.raises(ValueError, match="prime: 91 is not prime"):
         tt.matricization_rank([0], method="modular", prime=91)
     assert tt.matricization_rank([0], method="modular", prime=101) <= 2
+
+
+def test_wide_representation_network_is_analysable() -> None:
+    """M = 32 descriptors, width 64: the Khatri-Rao products are compressed as they grow and
+    same-side children are combined first, so no intermediate exceeds (r k) x r per side."""
+    shape = (8, 8)
+    tt = dt.TreeTensor.random(dt.ModeTree.grid(shape), 32, 64, seed=0, out_dim=3)
+    lr = dt.analysis.left_right(shape)
+    assert dt.analysis.spectrum.core_plan(tt.output(0), frozenset(lr))[2] < 2**22
+    assert tt.matricization_rank(lr, y=2) == 64 == tt.min_cut(lr).value
+    corner = dt.analysis.block(shape, (0, 0), (2, 2))
+    assert tt.matricization_rank(corner, y=0) == 64

@@ -107,17 +107,36 @@ def core_plan(tt: TreeTensor, I: frozenset[int]) -> tuple[int, int, int]:
         dims[i] = _compressed(a, b, r)
     for v in tree.internal_nodes:
         a = b = 1
-        kids = tree.children(v)
-        for c in kids[:-1]:
+        kids = _side_order(tree.children(v), dims)
+        r = tt.widths[v]
+        for c in kids[:-1]:  # Khatri-Rao of all children but the last, compressed as it grows
             ca, cb = dims.pop(c)
             a, b = a * ca, b * cb
-        partial = a * b * tt.widths[v]  # Khatri-Rao of all children but the last
+            biggest = max(biggest, a * b * r)
+            a, b = _compressed(a, b, r)
         ca, cb = dims.pop(kids[-1])
         a, b = a * ca, b * cb
-        biggest = max(biggest, partial, a * b * _out_width(tt, v))
+        biggest = max(biggest, a * b * _out_width(tt, v))
         dims[v] = _compressed(a, b, _out_width(tt, v))
     ka, kb = dims[tree.root]
     return ka, kb, biggest
+
+
+def _side_order(kids: tuple[int, ...], dims: Any) -> list[int]:
+    """Children with their I-side dominant first, J-side dominant last.
+
+    The product over children is commutative (reordering the Kronecker
+    factors only permutes rows and columns), and combining same-side children
+    first lets each partial product compress to the width; alternating sides
+    would grow both sides at once.
+    """
+
+    def key(c: int) -> float:
+        d = dims[c]
+        a, b = (d.shape[0], d.shape[1]) if hasattr(d, "shape") else d
+        return math.log(max(b, 1)) - math.log(max(a, 1))
+
+    return sorted(kids, key=key)
 
 
 def _compressed(a: int, b: int, r: int) -> tuple[int, int]:
@@ -167,12 +186,19 @@ def _short(x: int) -> str:
 
 
 def _khatri_rao(cores: list[NDArray[Any]]) -> NDArray[Any]:
-    """``P[(a1..ak), (b1..bk), alpha] = prod_c C_c[a_c, b_c, alpha]``."""
+    """``P[(a1..ak), (b1..bk), alpha] = prod_c C_c[a_c, b_c, alpha]``, compressed as it grows.
+
+    Re-orthogonalizing each side after every factor is an orthonormal change of
+    the I- and J-bases while ``alpha`` is still open, so it is exact, and it
+    keeps every intermediate at most ``(r k) x r`` on a side that is pure.
+    """
     p = cores[0]
     for q in cores[1:]:
         a, b, r = p.shape
         qa, qb, _ = q.shape
-        p = (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(a * qa, b * qb, r)
+        p = _qr_compress(
+            (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(a * qa, b * qb, r)
+        )
     return p
 
 
@@ -224,7 +250,8 @@ def _float_core(tt: TreeTensor, part: frozenset[int]) -> tuple[NDArray[Any], flo
     for v in tree.internal_nodes:
         kids = tree.children(v)
         log = sum(logs[c] for c in kids)
-        settle(v, _pool([cores.pop(c) for c in kids], tt.node_weights[v]), log)
+        ordered = _side_order(kids, cores)
+        settle(v, _pool([cores.pop(c) for c in ordered], tt.node_weights[v]), log)
     root = tree.root
     return cores[root][:, :, 0], logs[root]
 
@@ -296,26 +323,31 @@ def _modular_core(tt: TreeTensor, part: frozenset[int], prime: int) -> NDArray[n
     tree = tt.tree
     cores: dict[int, NDArray[np.int64]] = {}
 
-    def settle(v: int, core: NDArray[np.int64]) -> None:
+    def compress(core: NDArray[np.int64]) -> NDArray[np.int64]:
         a, b, r = core.shape
         x = rref_rows(core.reshape(a, b * r), prime)
         core = x.reshape(x.shape[0], b, r)
         a = core.shape[0]
         t = rref_rows(core.transpose(1, 0, 2).reshape(b, a * r), prime)
-        cores[v] = np.ascontiguousarray(t.reshape(t.shape[0], a, r).transpose(1, 0, 2))
+        return np.ascontiguousarray(t.reshape(t.shape[0], a, r).transpose(1, 0, 2))
+
+    def settle(v: int, core: NDArray[np.int64]) -> None:
+        cores[v] = compress(core)
 
     for i in range(tree.num_leaves):
         a = np.mod(tt.leaf_weights[i], prime)
         settle(i, a[:, None, :] if i in part else a[None, :, :])
     for v in tree.internal_nodes:
-        kids = tree.children(v)
+        kids = _side_order(tree.children(v), cores)
         w = np.mod(tt.node_weights[v], prime)
         p = np.ones((1, 1, w.shape[0]), dtype=np.int64)
         for c in kids[:-1]:
             q = cores.pop(c)
             pa, pb, r = p.shape
-            p = np.mod(p[:, None, :, None, :] * q[None, :, None, :, :], prime).reshape(
-                pa * q.shape[0], pb * q.shape[1], r
+            p = compress(
+                np.mod(p[:, None, :, None, :] * q[None, :, None, :, :], prime).reshape(
+                    pa * q.shape[0], pb * q.shape[1], r
+                )
             )
         settle(v, mod_pool_last(p, cores.pop(kids[-1]), w, prime))
     return cores[tree.root][:, :, 0]
