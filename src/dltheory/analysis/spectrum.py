@@ -33,10 +33,11 @@ Levine, Yakira, Cohen & Shashua, ICLR'18).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -106,37 +107,44 @@ def core_plan(tt: TreeTensor, I: frozenset[int]) -> tuple[int, int, int]:
         a, b = (tt.in_dim, 1) if i in I else (1, tt.in_dim)
         dims[i] = _compressed(a, b, r)
     for v in tree.internal_nodes:
-        a = b = 1
-        kids = _side_order(tree.children(v), dims)
         r = tt.widths[v]
-        for c in kids[:-1]:  # Khatri-Rao of all children but the last, compressed as it grows
-            ca, cb = dims.pop(c)
-            a, b = a * ca, b * cb
+
+        def pair(x: tuple[int, int], y: tuple[int, int], r: int = r) -> tuple[int, int]:
+            nonlocal biggest
+            a, b = x[0] * y[0], x[1] * y[1]
             biggest = max(biggest, a * b * r)
-            a, b = _compressed(a, b, r)
-        ca, cb = dims.pop(kids[-1])
-        a, b = a * ca, b * cb
+            return _compressed(a, b, r)
+
+        parts = group_children([dims.pop(c) for c in tree.children(v)], lambda d: d, pair)
+        a, b = functools.reduce(pair, parts[:-1]) if len(parts) > 1 else (1, 1)
+        a, b = a * parts[-1][0], b * parts[-1][1]
         biggest = max(biggest, a * b * _out_width(tt, v))
         dims[v] = _compressed(a, b, _out_width(tt, v))
     ka, kb = dims[tree.root]
     return ka, kb, biggest
 
 
-def _side_order(kids: tuple[int, ...], dims: Any) -> list[int]:
-    """Children with their I-side dominant first, J-side dominant last.
+T = TypeVar("T")
 
-    The product over children is commutative (reordering the Kronecker
-    factors only permutes rows and columns), and combining same-side children
-    first lets each partial product compress to the width; alternating sides
-    would grow both sides at once.
+
+def group_children(
+    items: list[T], shape: Callable[[T], tuple[int, int]], pair: Callable[[T, T], T]
+) -> list[T]:
+    """Multiply the pure-I children together and the pure-J children together; I first, J last.
+
+    The product over children is commutative (reordering Kronecker factors
+    only permutes rows and columns, which leaves singular values and ranks
+    alone).  A product of same-side children compresses to the width as it
+    grows; mixing sides early would let both sides grow at once.
     """
-
-    def key(c: int) -> float:
-        d = dims[c]
-        a, b = (d.shape[0], d.shape[1]) if hasattr(d, "shape") else d
-        return math.log(max(b, 1)) - math.log(max(a, 1))
-
-    return sorted(kids, key=key)
+    pure_i = [x for x in items if shape(x)[1] == 1]
+    pure_j = [x for x in items if shape(x)[1] != 1 and shape(x)[0] == 1]
+    mixed = [x for x in items if shape(x)[0] != 1 and shape(x)[1] != 1]
+    out = [functools.reduce(pair, pure_i)] if pure_i else []
+    out.extend(mixed)
+    if pure_j:
+        out.append(functools.reduce(pair, pure_j))
+    return out
 
 
 def _compressed(a: int, b: int, r: int) -> tuple[int, int]:
@@ -185,31 +193,30 @@ def _short(x: int) -> str:
 # --------------------------------------------------------------------- float
 
 
-def _khatri_rao(cores: list[NDArray[Any]]) -> NDArray[Any]:
-    """``P[(a1..ak), (b1..bk), alpha] = prod_c C_c[a_c, b_c, alpha]``, compressed as it grows.
+def _kr_pair(p: NDArray[Any], q: NDArray[Any]) -> NDArray[Any]:
+    """``P[(a, qa), (b, qb), alpha] = p[a, b, alpha] q[qa, qb, alpha]``, re-orthogonalized.
 
-    Re-orthogonalizing each side after every factor is an orthonormal change of
-    the I- and J-bases while ``alpha`` is still open, so it is exact, and it
-    keeps every intermediate at most ``(r k) x r`` on a side that is pure.
+    Compressing each side while ``alpha`` is still open is an orthonormal change
+    of the I- and J-bases, so it is exact; on a pure side it keeps the product
+    at most ``(r k) x r``.
     """
-    p = cores[0]
-    for q in cores[1:]:
-        a, b, r = p.shape
-        qa, qb, _ = q.shape
-        p = _qr_compress(
-            (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(a * qa, b * qb, r)
-        )
-    return p
+    a, b, r = p.shape
+    qa, qb, _ = q.shape
+    return _qr_compress(
+        (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(a * qa, b * qb, r)
+    )
 
 
 def _pool(cores: list[NDArray[Any]], w: NDArray[Any]) -> NDArray[Any]:
     """``C[(a..), (b..), g] = sum_alpha w[alpha, g] prod_c C_c[a_c, b_c, alpha]`` (float).
 
-    The last child is contracted with ``w`` in one matrix product over alpha, so
-    the largest array is the result itself, not the result times ``r_v``.
+    Children are grouped by side (:func:`group_children`); the last factor is
+    contracted with ``w`` in one matrix product over alpha, so the largest array
+    is the result itself, not the result times ``r_v``.
     """
-    head = _khatri_rao(cores[:-1]) if len(cores) > 1 else np.ones((1, 1, w.shape[0]))
-    last = cores[-1]
+    parts = group_children(cores, lambda c: (c.shape[0], c.shape[1]), _kr_pair)
+    head = functools.reduce(_kr_pair, parts[:-1]) if len(parts) > 1 else np.ones((1, 1, w.shape[0]))
+    last = parts[-1]
     a, b, r = head.shape
     la, lb, _ = last.shape
     g = w.shape[1]
@@ -250,8 +257,7 @@ def _float_core(tt: TreeTensor, part: frozenset[int]) -> tuple[NDArray[Any], flo
     for v in tree.internal_nodes:
         kids = tree.children(v)
         log = sum(logs[c] for c in kids)
-        ordered = _side_order(kids, cores)
-        settle(v, _pool([cores.pop(c) for c in ordered], tt.node_weights[v]), log)
+        settle(v, _pool([cores.pop(c) for c in kids], tt.node_weights[v]), log)
     root = tree.root
     return cores[root][:, :, 0], logs[root]
 
@@ -337,19 +343,22 @@ def _modular_core(tt: TreeTensor, part: frozenset[int], prime: int) -> NDArray[n
     for i in range(tree.num_leaves):
         a = np.mod(tt.leaf_weights[i], prime)
         settle(i, a[:, None, :] if i in part else a[None, :, :])
+
+    def pair(p: NDArray[np.int64], q: NDArray[np.int64]) -> NDArray[np.int64]:
+        pa, pb, r = p.shape
+        prod = np.mod(p[:, None, :, None, :] * q[None, :, None, :, :], prime)
+        return compress(prod.reshape(pa * q.shape[0], pb * q.shape[1], r))
+
     for v in tree.internal_nodes:
-        kids = _side_order(tree.children(v), cores)
         w = np.mod(tt.node_weights[v], prime)
-        p = np.ones((1, 1, w.shape[0]), dtype=np.int64)
-        for c in kids[:-1]:
-            q = cores.pop(c)
-            pa, pb, r = p.shape
-            p = compress(
-                np.mod(p[:, None, :, None, :] * q[None, :, None, :, :], prime).reshape(
-                    pa * q.shape[0], pb * q.shape[1], r
-                )
-            )
-        settle(v, mod_pool_last(p, cores.pop(kids[-1]), w, prime))
+        kids = [cores.pop(c) for c in tree.children(v)]
+        parts = group_children(kids, lambda c: (c.shape[0], c.shape[1]), pair)
+        head = (
+            functools.reduce(pair, parts[:-1])
+            if len(parts) > 1
+            else np.ones((1, 1, w.shape[0]), dtype=np.int64)
+        )
+        settle(v, mod_pool_last(head, parts[-1], w, prime))
     return cores[tree.root][:, :, 0]
 
 
