@@ -116,6 +116,16 @@ def _check_real(x: Any, name: str) -> float:
     return v
 
 
+def _check_choice(x: Any, name: str, choices: tuple[str, ...], none_ok: bool = False) -> str:
+    """``x`` lower-cased if it names one of ``choices``; a clear error naming ``name`` otherwise."""
+    if not isinstance(x, str):
+        raise TypeError(f"{name}: expected a str{' or None' if none_ok else ''}, got {x!r}")
+    if x.lower() not in choices:
+        expected = ("None or one of " if none_ok else "one of ") + ", ".join(choices)
+        raise ValueError(f"{name}: unknown {name} {x!r}; expected {expected}")
+    return x.lower()
+
+
 def _model_dtype(model: nn.Module) -> torch.dtype | None:
     """The dtype of the first floating-point parameter (inputs are cast to it)."""
     for p in model.parameters():
@@ -353,22 +363,9 @@ def train(
         time_limit = _check_real(time_limit, "time_limit")
         if time_limit <= 0:
             raise ValueError(f"time_limit: must be > 0 seconds or None, got {time_limit}")
-    if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer: expected a str, got {optimizer!r}")
-    opt_name = optimizer.lower()
-    if opt_name not in _OPTIMIZER_FACTORIES:
-        raise ValueError(
-            f"optimizer: unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}"
-        )
+    opt_name = _check_choice(optimizer, "optimizer", OPTIMIZERS)
     if schedule is not None:
-        if not isinstance(schedule, str):
-            raise TypeError(f"schedule: expected a str or None, got {schedule!r}")
-        schedule = schedule.lower()
-        if schedule not in SCHEDULES:
-            raise ValueError(
-                f"schedule: unknown schedule {schedule!r}; expected None or one of "
-                f"{', '.join(SCHEDULES)}"
-            )
+        schedule = _check_choice(schedule, "schedule", SCHEDULES, none_ok=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model: has no trainable parameters")

@@ -35,8 +35,8 @@ class _SignedLogConv(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, sign: torch.Tensor | None, w: torch.Tensor, log_input: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if log_input:
-            shift = x.amax(dim=-1, keepdim=True)
-            shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+            # a row of zeros (all -inf) needs a finite shift; finite rows are untouched
+            shift = x.amax(dim=-1, keepdim=True).clamp_min_(-1e30)
             e = torch.exp(x - shift)
             if sign is not None:
                 e.mul_(sign)
