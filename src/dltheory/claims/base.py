@@ -1,0 +1,154 @@
+"""What a claim is: a theorem or experiment of the lectures that anyone can run and check.
+
+A claim has an id, its source, the statement, parameters with a ``quick`` and a
+``full`` profile, a sweep of independent *units* (configuration x seed) that
+each measure something, a verdict computed from all units' results by a rule
+fixed in the claim's code before any result is seen, and a figure.
+
+Units are pure functions of ``(config, seed)`` returning JSON-serializable
+metrics, so the lab can run them in any process (local or on a Dask cluster),
+store each one as it finishes, and resume an interrupted sweep.  Adding a claim
+is one module in :mod:`dltheory.claims` that defines a :class:`Claim` subclass
+and registers it with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Param", "Unit", "Verdict", "Claim", "register", "REGISTRY", "PROFILES"]
+
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter a user may override with ``--set name=value``.
+
+    ``quick`` and ``full`` are the profile defaults; ``kind`` is one of
+    ``int``, ``float``, ``str``, ``bool``, ``ints`` (comma-separated list of
+    ints); ``choices`` restricts ``str`` values; ``minimum`` bounds numbers.
+    """
+
+    name: str
+    kind: str
+    quick: Any
+    full: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+
+    def parse(self, text: str) -> Any:
+        """Parse and validate a ``--set`` value; ``ValueError`` naming the parameter otherwise."""
+        try:
+            if self.kind == "int":
+                value: Any = int(text)
+            elif self.kind == "float":
+                value = float(text)
+            elif self.kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1", "yes")
+            elif self.kind == "ints":
+                value = tuple(int(t) for t in text.split(",") if t.strip())
+                if not value:
+                    raise ValueError(text)
+            else:
+                value = text
+        except ValueError:
+            raise ValueError(
+                f"--set {self.name}: expected {self.kind}, got {text!r} ({self.help})"
+            ) from None
+        return self.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"--set {self.name}: expected one of {self.choices}, got {value!r}")
+        if self.minimum is not None:
+            items = value if isinstance(value, tuple) else (value,)
+            if any(v < self.minimum for v in items):
+                raise ValueError(f"--set {self.name}: must be >= {self.minimum}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of a sweep: a configuration and a seed."""
+
+    config: Mapping[str, Any]
+    seed: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome: ``reproduced`` or not, with the numbers that decided it."""
+
+    reproduced: bool
+    summary: str
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "reproduced" if self.reproduced else "not reproduced"
+
+
+class Claim(ABC):
+    """Base class of every claim (see the module docstring)."""
+
+    id: str
+    title: str
+    source: str
+    statement: str
+    params: tuple[Param, ...] = ()
+    #: One line saying which data stands in for a paper's data set, if any.
+    data_note: str = ""
+
+    def defaults(self, profile: str) -> dict[str, Any]:
+        """Parameter values of a profile (``quick`` or ``full``)."""
+        if profile not in PROFILES:
+            raise ValueError(f"--profile: expected one of {PROFILES}, got {profile!r}")
+        return {p.name: getattr(p, profile) for p in self.params}
+
+    def resolve(self, profile: str, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Profile defaults updated with validated ``--set`` overrides (strings)."""
+        values = self.defaults(profile)
+        known = {p.name: p for p in self.params}
+        for key, text in (overrides or {}).items():
+            if key not in known:
+                raise ValueError(
+                    f"--set {key}: unknown parameter of claim {self.id!r}; "
+                    f"known: {', '.join(sorted(known)) or 'none'}"
+                )
+            values[key] = known[key].parse(text)
+        return values
+
+    @abstractmethod
+    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+        """The sweep: independent units for these parameters and base seed."""
+
+    @abstractmethod
+    def run_unit(self, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        """Measure one unit; returns JSON-serializable metrics.  Deterministic in ``seed``."""
+
+    @abstractmethod
+    def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
+        """Decide from all units' results, by a rule fixed in the code."""
+
+    @abstractmethod
+    def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
+        """Draw the claim's figure to ``path`` (PNG) with matplotlib (Agg backend)."""
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def register(cls: type[Claim]) -> type[Claim]:
+    """Class decorator: add a claim to :data:`REGISTRY` under its id."""
+    claim = cls()
+    if claim.id in REGISTRY:
+        raise ValueError(f"claim id {claim.id!r} registered twice")
+    REGISTRY[claim.id] = claim
+    return cls
