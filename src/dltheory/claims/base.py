@@ -148,7 +148,15 @@ REGISTRY: dict[str, Claim] = {}
 def register(cls: type[Claim]) -> type[Claim]:
     """Class decorator: add a claim to :data:`REGISTRY` under its id."""
     claim = cls()
-    if claim.id in REGISTRY:
-        raise ValueError(f"claim id {claim.id!r} registered twice")
+    previous = REGISTRY.get(claim.id)
+    if previous is not None:
+        same = (
+            type(previous).__module__ == cls.__module__
+            and type(previous).__qualname__ == cls.__qualname__
+        )
+        if not same:
+            raise ValueError(f"claim id {claim.id!r} registered twice")
+        # The same class imported again (e.g. a plugin module reloaded): keep the first.
+        return cls
     REGISTRY[claim.id] = claim
     return cls

@@ -1,0 +1,68 @@
+"""Test-only claims, loaded through ``DLTHEORY_EXTRA_CLAIMS=tests.lab.toy_claims``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from dltheory.claims import Claim, Param, Unit, Verdict, register
+
+__all__ = ["FastToy", "SlowToy"]
+
+
+class _Toy(Claim):
+    source = "tests/lab/toy_claims.py"
+    statement = "The mean of uniform draws on [0, 1) is close to 1/2."
+    data_note = "numpy.random.default_rng draws"
+    params = (
+        Param("n", "int", 6, 20, "number of units", minimum=1),
+        Param("draws", "int", 200, 1000, "draws per unit", minimum=1),
+        Param("tol", "float", 0.1, 0.05, "allowed distance of the mean from 1/2", minimum=0),
+        Param("sizes", "ints", (1, 2), (1, 2, 3), "unused list parameter"),
+    )
+    sleep = 0.0
+
+    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+        return [
+            Unit({"i": i, "draws": params["draws"]}, seed * 1000 + i) for i in range(params["n"])
+        ]
+
+    def run_unit(self, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        if self.sleep:
+            time.sleep(self.sleep)
+        x = np.random.default_rng(seed).random(config["draws"])
+        return {"i": config["i"], "mean": float(x.mean()), "max": float(x.max())}
+
+    def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
+        mean = float(np.mean([r["mean"] for r in results]))
+        ok = abs(mean - 0.5) <= params["tol"]
+        return Verdict(ok, f"mean of means {mean:.4f}", {"mean": mean, "units": len(results)})
+
+    def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([r["mean"] for r in results], "o")
+        fig.savefig(path)
+        plt.close(fig)
+
+
+@register
+class FastToy(_Toy):
+    id = "fast-toy"
+    title = "Fast toy claim"
+
+
+@register
+class SlowToy(_Toy):
+    id = "slow-toy"
+    title = "Slow toy claim"
+    sleep = 0.3
+    params = (
+        Param("n", "int", 20, 20, "number of units", minimum=1),
+        Param("draws", "int", 100, 100, "draws per unit", minimum=1),
+        Param("tol", "float", 0.1, 0.1, "allowed distance of the mean from 1/2", minimum=0),
+    )
