@@ -1,12 +1,12 @@
 # Two commands set everything up on a fresh machine:
-#   make demo   - creates .venv, installs dltheory, runs the main job
+#   make demo   - creates .venv, installs dltheory, runs the main job (dltheory reproduce --profile quick)
 #   make test   - creates .venv, installs dltheory with test tools, runs lint, types and tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo tour test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/dltheory reproduce --profile quick --out dltheory-results
+
+tour: $(STAMP)
 	$(BIN)/python -m dltheory.demo
 
 lint: $(STAMP)
@@ -29,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_convac.py --profile
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dltheory-results build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -309,7 +309,7 @@ class DepthEfficiency(Claim):
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+        fig, (ax, sx, bx) = plt.subplots(1, 3, figsize=(15, 4))
         deep = [r for r in results if r["part"] == "deep"]
         ranks = [r["rank"] for r in deep]
         if ranks:
@@ -322,14 +322,17 @@ class DepthEfficiency(Claim):
             )
         ax.set_xlabel("exact odd/even rank")
         ax.set_ylabel("number of random deep nets")
+        ax.set_title("deep nets: every draw at the bound", fontsize=9)
         shallow = [row for r in results if r["part"] == "shallow" for row in r["rows"]]
         if shallow:
-            ins = ax.inset_axes((0.12, 0.45, 0.4, 0.45))
-            ins.loglog(
-                [row["K"] for row in shallow], [row["rank"] for row in shallow], "o-", base=2
-            )
-            ins.set_title("shallow: rank vs K", fontsize=7)
-            ins.tick_params(labelsize=6)
+            ks = [row["K"] for row in shallow]
+            sx.loglog(ks, [row["rank"] for row in shallow], "o-", base=2, label="shallow (CP) net")
+            sx.loglog(ks, ks, "k:", base=2, label="rank = K")
+            if ranks:
+                sx.axhline(deep[0]["bound"], color="r", ls="--", label="deep net's rank")
+            sx.set_xlabel("width K of the shallow net")
+            sx.set_ylabel("exact odd/even rank")
+            sx.legend(fontsize=8)
         cps = sorted((r for r in results if r["part"] == "cp"), key=lambda r: r["R"])
         if cps:
             Rs = [r["R"] for r in cps]
