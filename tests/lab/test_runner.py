@@ -58,7 +58,8 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 def test_kill_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]
+    only = ["--only", "fast-toy", "--only", "slow-toy"]
+    cmd = [sys.executable, "-m", "dltheory", "reproduce", *only, "--out", str(out)]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -97,3 +98,5 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         rows = s.rows("slow-toy")
     assert len(rows) == 20
     assert sorted(r["config"]["i"] for r in rows) == list(range(20))
+    report = (out / "REPORT.md").read_text()
+    assert "slow-toy" in report and "fast-toy" in report
