@@ -122,3 +122,12 @@ def test_constructor_and_evaluate_bad_input() -> None:
         tt.output(3)
     with pytest.raises(ValueError, match="exact"):
         tt.to_dense(exact=True)
+
+
+def test_nonzero_integer_draws() -> None:
+    tree = dt.ModeTree.flat(4)
+    tt = dt.TreeTensor.random(tree, 3, 50, seed=0, integer=True, int_range=2, nonzero=True)
+    values = np.concatenate([a.ravel() for a in tt.leaf_weights] + [tt.node_weights[4].ravel()])
+    assert set(values.tolist()) == {-2, -1, 1, 2}  # every nonzero value occurs, 0 never
+    plain = dt.TreeTensor.random(tree, 3, 50, seed=0, integer=True, int_range=2)
+    assert 0 in np.concatenate([a.ravel() for a in plain.leaf_weights])

@@ -130,6 +130,7 @@ class TreeTensor:
         out_dim: int = 1,
         integer: bool = False,
         int_range: int = 100,
+        nonzero: bool = False,
         scale: Literal["unit", "fan-in"] = "unit",
     ) -> TreeTensor:
         """Random parameters: standard Gaussian, or uniform integers for exact analysis.
@@ -153,6 +154,11 @@ class TreeTensor:
             entries in [-10, 10] happens in about half of the N = 16 deep nets;
             with the default [-100, 100], in about 1% (0 of seeds 0..199; 2 of the
             200 draws of the depth-efficiency claim's full profile).
+        nonzero : bool
+            With ``integer=True``, draw uniformly from ``[-int_range, int_range]``
+            without 0.  A zero entry (probability 1/201 by default) can delete a
+            term of a product or CP sum, a measure-zero event for real weights that
+            statements about almost all weights should not be tested on.
         scale : {"unit", "fan-in"}
             Gaussian standard deviation 1, or ``1/sqrt(fan-in)``.
         """
@@ -167,6 +173,9 @@ class TreeTensor:
         rng = np.random.default_rng(seed)
 
         def draw(rows: int, cols: int) -> NDArray[Any]:
+            if integer and nonzero:  # [-k, k-1] shifted up at 0: uniform on [-k, k] without 0
+                x = rng.integers(-k, k, size=(rows, cols), dtype=np.int64)
+                return np.where(x >= 0, x + 1, x)
             if integer:
                 return rng.integers(-k, k + 1, size=(rows, cols), dtype=np.int64)
             std = 1.0 if scale == "unit" else 1.0 / np.sqrt(rows)

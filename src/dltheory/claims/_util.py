@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["derive_seed", "nonzero_weights", "pyplot"]
+__all__ = ["derive_seed", "pyplot"]
 
 
 def derive_seed(base: int, *keys: Any) -> int:
@@ -26,21 +26,3 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def nonzero_weights(tt: Any) -> Any:
-    """The same :class:`~dltheory.TreeTensor` with every integer weight 0 replaced by 1.
-
-    ``TreeTensor.random(integer=True)`` draws uniformly from ``[-100, 100]``,
-    an atom at 0 of probability 1/201 per entry; a zero in a root weight
-    vector deletes a CP term and lowers ranks below the generic value (seen in
-    ~2% of 4x4-grid draws with root width 4).  Generic statements ("for almost
-    all weights") are tested on draws that avoid this atom.
-    """
-    import numpy as np
-
-    from ..tensors import TreeTensor
-
-    leaves = [np.where(a == 0, 1, a) for a in tt.leaf_weights]
-    nodes = {v: np.where(w == 0, 1, w) for v, w in tt.node_weights.items()}
-    return TreeTensor(tt.tree, leaves, nodes)

@@ -162,12 +162,10 @@ class DepthEfficiency(Claim):
             tree = ModeTree.flat(n)
             rows = []
             for K in config["widths"]:
-                tt = TreeTensor.random(tree, m, int(K), seed=seed + int(K), integer=True)
-                # A zero among the root's K integer weights (probability 1/201 each)
-                # deletes a CP term: a measure-zero event; keep all K terms.
-                nodes = dict(tt.node_weights)
-                nodes[tree.root] = np.where(nodes[tree.root] == 0, 1, nodes[tree.root])
-                tt = TreeTensor(tree, tt.leaf_weights, nodes)
+                # nonzero: a zero root weight would delete one of the K CP terms
+                tt = TreeTensor.random(
+                    tree, m, int(K), seed=seed + int(K), integer=True, nonzero=True
+                )
                 rows.append(
                     {"K": int(K), "rank": tt.matricization_rank(odd_even(n), method="modular")}
                 )

@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ..analysis import min_cut
 from ..tensors import TreeTensor
 from ..trees import ModeTree
@@ -102,13 +100,9 @@ class DepthHierarchy(Claim):
         shallow_ranks: dict[str, int] = {}
         for K in sorted({max(1, predicted // 2), max(1, predicted - 1), predicted}):
             widths = {v: (K if v == root else r) for v in shallow.internal_nodes}
-            tt = TreeTensor.random(shallow, m, widths, seed=seed + K, integer=True)
-            # The global node is a CP sum of K terms weighted by the root's K x 1
-            # weights; an integer draw of 0 there (probability 1/201 per entry)
-            # deletes a term, a measure-zero event that K ~ 256 draws hit often.
-            nodes = dict(tt.node_weights)
-            nodes[root] = np.where(nodes[root] == 0, 1, nodes[root])
-            tt = TreeTensor(shallow, tt.leaf_weights, nodes)
+            # The global node is a CP sum of K terms weighted by the root's weights;
+            # a zero there (1/201 per entry, often hit when K ~ 256) deletes a term.
+            tt = TreeTensor.random(shallow, m, widths, seed=seed + K, integer=True, nonzero=True)
             shallow_ranks[str(K)] = tt.matricization_rank(I, method="modular")
         return {
             "levels": levels,
