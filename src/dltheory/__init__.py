@@ -5,7 +5,7 @@ a hierarchical decomposition over it, and :mod:`dltheory.analysis` computes
 its exact separation ranks, Schmidt spectra, entanglement and min cuts.
 """
 
-from . import analysis, data
+from . import analysis, data, optim
 from .analysis import (
     Cut,
     Spectrum,
@@ -19,7 +19,9 @@ from .analysis import (
     schmidt_spectrum,
     schmidt_values,
 )
-from .nets import ConvAC
+from .losses import LpLoss, lp_loss
+from .nets import ConvAC, DeepLinear
+from .optim import EndToEnd
 from .tensors import TreeTensor
 from .train import TrainResult, evaluate, train
 from .trees import ModeTree
@@ -28,6 +30,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvAC",
+    "DeepLinear",
+    "EndToEnd",
+    "LpLoss",
     "Cut",
     "ModeTree",
     "Spectrum",
@@ -36,10 +41,12 @@ __all__ = [
     "__version__",
     "analysis",
     "data",
+    "optim",
     "entanglement_entropy",
     "evaluate",
     "geometric_measure",
     "grid_tensor",
+    "lp_loss",
     "matricization_rank",
     "matricize",
     "min_cut",

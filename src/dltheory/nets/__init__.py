@@ -1,6 +1,16 @@
-"""Networks as PyTorch modules: ConvACs and their generalized (ReLU / max-pool) variants."""
+"""Networks as PyTorch modules: ConvACs, their ReLU / max-pool variants, deep linear nets."""
 
 from .convac import POOLINGS, ConvAC
+from .linear import INITS, DeepLinear, balanced_factors
 from .representation import REPRESENTATIONS, Representation, make_representation
 
-__all__ = ["POOLINGS", "REPRESENTATIONS", "ConvAC", "Representation", "make_representation"]
+__all__ = [
+    "INITS",
+    "POOLINGS",
+    "REPRESENTATIONS",
+    "ConvAC",
+    "DeepLinear",
+    "Representation",
+    "balanced_factors",
+    "make_representation",
+]

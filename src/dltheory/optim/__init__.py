@@ -1,0 +1,5 @@
+"""Optimization: the end-to-end (depth-preconditioned) optimizer of deep linear networks."""
+
+from .end_to_end import EndToEnd, end_to_end_update, end_to_end_update_reference
+
+__all__ = ["EndToEnd", "end_to_end_update", "end_to_end_update_reference"]
