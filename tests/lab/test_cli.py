@@ -50,10 +50,16 @@ def test_parse_sets() -> None:
         (["run", "fast-toy", "--executor", "slurm"], r"--executor"),
         (["reproduce", "--only", "nope"], r"unknown claim id 'nope'"),
         (["report", "{tmp}/empty"], r"holds no claim results"),
+        (["run", "implicit-acceleration", "--set", "dataset=nope"], r"neither a bundled"),
+        (["run", "implicit-acceleration", "--set", "dataset=linnerud"], r"single target"),
+        (["run", "implicit-acceleration", "--set", "dataset={tmp}/bad.csv"], r"row 3, column 2"),
+        (["run", "end-to-end-dynamics", "--set", "datasets={tmp}/ragged.csv"], r"row 3: 2 cells"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path: Path, args: list[str], pattern: str) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,3\n4,x,6\n")
+    (tmp_path / "ragged.csv").write_text("a,b,y\n1,2,3\n4,5\n")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     res = runner.invoke(app, [*args, *(["--out", str(tmp_path / "o")] if args[0] == "run" else [])])
     assert res.exit_code == 2
