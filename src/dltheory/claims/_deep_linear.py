@@ -16,8 +16,11 @@ import torch
 from ..data import RegressionData, load_regression
 from ..losses import lp_loss
 from ..nets import DeepLinear
+from .base import Param
 
 __all__ = [
+    "DATA_NOTE",
+    "TRACKING_PARAMS",
     "curve_points",
     "dataset_configs",
     "deviation",
@@ -26,6 +29,28 @@ __all__ = [
     "rule_path",
     "xy",
 ]
+
+
+#: The data of both claims.
+DATA_NOTE = "Real data: scikit-learn's bundled diabetes (1 target) and linnerud (3 targets)."
+
+#: The tracking protocol shared by ``end-to-end-dynamics`` and ``end-to-end-optimizer``.
+TRACKING_PARAMS: tuple[Param, ...] = (
+    Param(
+        "datasets",
+        "str",
+        "diabetes,linnerud",
+        "diabetes,linnerud",
+        "comma-separated bundled regression sets or CSV paths",
+    ),
+    Param("depths", "ints", (2, 3, 4), (2, 3, 4), "depths N", minimum=2),
+    Param(
+        "steps", "int", 1000, 5000, "gradient steps of the tracking runs (>= 1000)", minimum=1000
+    ),
+    Param("lr", "float", 1e-3, 1e-3, "learning rate", minimum=0),
+    Param("hidden", "int", 16, 16, "hidden width of the tracked deep net", minimum=1),
+    Param("init_scale", "float", 0.3, 0.3, "std of the end-to-end matrix's entries", minimum=0),
+)
 
 
 def dataset_configs(names: str) -> list[dict[str, Any]]:

@@ -51,6 +51,8 @@ from ..losses import lp_loss
 from ..nets import DeepLinear
 from ..optim import end_to_end_update_reference
 from ._deep_linear import (
+    DATA_NOTE,
+    TRACKING_PARAMS,
     curve_points,
     dataset_configs,
     deviation,
@@ -81,20 +83,9 @@ class EndToEndDynamics(Claim):
         "<= 1e-3 over >= 1000 steps at a small learning rate; started unbalanced at the same "
         "end-to-end matrix, it deviates measurably (>= 10x more)."
     )
-    data_note = "Real data: scikit-learn's bundled diabetes (1 target) and linnerud (3 targets)."
+    data_note = DATA_NOTE
     params = (
-        Param(
-            "datasets",
-            "str",
-            "diabetes,linnerud",
-            "diabetes,linnerud",
-            "comma-separated bundled regression sets or CSV paths",
-        ),
-        Param("depths", "ints", (2, 3, 4), (2, 3, 4), "depths N", minimum=2),
-        Param("steps", "int", 1000, 5000, "gradient steps (>= 1000)", minimum=1000),
-        Param("lr", "float", 1e-3, 1e-3, "learning rate", minimum=0),
-        Param("hidden", "int", 16, 16, "hidden width", minimum=1),
-        Param("init_scale", "float", 0.3, 0.3, "std of the end-to-end matrix's entries", minimum=0),
+        *TRACKING_PARAMS,
         Param("imbalance", "float", 2.0, 2.0, "unbalanced control: W_1 * c, W_N / c", minimum=1),
         Param("seeds", "int", 1, 3, "initializations per case", minimum=1),
     )

@@ -46,6 +46,8 @@ from ..losses import lp_loss
 from ..nets import DeepLinear
 from ..optim import EndToEnd, end_to_end_update_reference
 from ._deep_linear import (
+    DATA_NOTE,
+    TRACKING_PARAMS,
     curve_points,
     dataset_configs,
     deviation,
@@ -117,20 +119,9 @@ class EndToEndOptimizer(Claim):
         "on a balanced depth-N linear network (relative deviation <= 1e-3 over >= 1000 steps, "
         "as in end-to-end-dynamics) and costs less per step than the network does."
     )
-    data_note = "Real data: scikit-learn's bundled diabetes (1 target) and linnerud (3 targets)."
+    data_note = DATA_NOTE
     params = (
-        Param(
-            "datasets",
-            "str",
-            "diabetes,linnerud",
-            "diabetes,linnerud",
-            "comma-separated bundled regression sets or CSV paths",
-        ),
-        Param("depths", "ints", (2, 3, 4), (2, 3, 4), "depths N", minimum=2),
-        Param("steps", "int", 1000, 5000, "steps of the tracking runs (>= 1000)", minimum=1000),
-        Param("lr", "float", 1e-3, 1e-3, "learning rate", minimum=0),
-        Param("hidden", "int", 16, 16, "hidden width of the tracking runs", minimum=1),
-        Param("init_scale", "float", 0.3, 0.3, "std of the end-to-end matrix's entries", minimum=0),
+        *TRACKING_PARAMS,
         Param("widths", "ints", (64, 256), (64, 128, 256, 512), "hidden widths timed", minimum=1),
     )
 
