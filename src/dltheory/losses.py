@@ -180,6 +180,12 @@ def lp_regression_optimum(
             ):
                 break
             g = -xa.T @ (np.abs(r) ** (q - 1) * np.sign(r)) / m
+            # The gradient within the rounding error that the residuals carry: converged.
+            # (On tiny residuals the decrement test below can stall just above tol * loss.)
+            dr = _EPS * (np.abs(t) + np.abs(xa) @ np.abs(w))
+            g_noise = (q - 1) * np.abs(xa).T @ (np.abs(r) ** (q - 2) * dr) / m
+            if np.all(np.abs(g) <= 8 * (xa.shape[1] + 1) * g_noise):
+                break
             h = (q - 1) * (xa.T * np.abs(r) ** (q - 2)) @ xa / m
             step = np.linalg.lstsq(h, -g, rcond=None)[0]
             decrement = float(-g @ step)
@@ -189,6 +195,11 @@ def lp_regression_optimum(
                 # root: one more full step (quadratic convergence) puts w at machine precision.
                 w = w + step
                 break
+            # Below the loss's own rounding noise (residuals r = t - x w cancel), the line
+            # search cannot judge a step: near the optimum, take the full Newton step.
+            if decrement <= 64 * float(np.mean(np.abs(r) ** (q - 1) * dr)):
+                w = w + step
+                continue
             a = 1.0
             while f(w + a * step) > loss - 0.25 * a * decrement and a > 1e-12:
                 a *= 0.5
