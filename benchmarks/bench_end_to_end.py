@@ -32,16 +32,7 @@ import torch
 from torch import nn
 
 import dltheory as dt
-
-
-class Plain(nn.Module):
-    def __init__(self, w0: torch.Tensor) -> None:
-        super().__init__()
-        self.vector = w0.shape[0] == 1
-        self.weight = nn.Parameter(w0[0].clone() if self.vector else w0.clone())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x @ self.weight)[:, None] if self.vector else x @ self.weight.T
+from dltheory.claims.end_to_end_optimizer import PlainLinear
 
 
 def per_step(step: Callable[[], None], blocks: int, per_block: int) -> float:
@@ -103,7 +94,7 @@ def main() -> None:
             for w in widths:
                 x, y = data(case, w)
                 net = dt.DeepLinear(x.shape[1], y.shape[1], n, hidden=w, seed=0)
-                plain = Plain(net.end_to_end)
+                plain = PlainLinear(net.end_to_end)
                 t_deep = per_step(
                     trainer(net, torch.optim.SGD(net.parameters(), lr=1e-4), x, y),
                     args.blocks,

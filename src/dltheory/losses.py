@@ -169,7 +169,7 @@ def lp_regression_optimum(
         w = w.copy()
 
         def f(v: np.ndarray[Any, Any], t: np.ndarray[Any, Any] = t) -> float:
-            return float(np.mean(np.abs(t - xa @ v) ** q) / q)
+            return lp_loss_numpy(v, xa, t, q)
 
         for _ in range(max_iter):
             r = t - xa @ w
@@ -189,7 +189,7 @@ def lp_regression_optimum(
             h = (q - 1) * (xa.T * np.abs(r) ** (q - 2)) @ xa / m
             step = np.linalg.lstsq(h, -g, rcond=None)[0]
             decrement = float(-g @ step)
-            loss = f(w)
+            loss = float(np.mean(np.abs(r) ** q) / q)  # = f(w), from the residuals at hand
             if decrement <= tol * max(loss, 1e-300):
                 # The decrement bounds the loss's error, but w's error is only its square
                 # root: one more full step (quadratic convergence) puts w at machine precision.

@@ -391,3 +391,13 @@ def test_state_dict_round_trip() -> None:
         loss_of(x @ p.T, y).backward()
         o.step()
     assert torch.equal(w.detach(), w2.detach())
+
+
+def test_bad_added_group_is_refused_and_not_kept() -> None:
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = EndToEnd([p], lr=0.1, depth=2)
+    with pytest.raises(ValueError, match="depth"):
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "depth": 0})
+    with pytest.raises(ValueError, match="lr"):
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "lr": -1.0})
+    assert len(opt.param_groups) == 1

@@ -126,11 +126,16 @@ def rule_path(
     return path
 
 
-def deviation(a: list[torch.Tensor], b: list[torch.Tensor]) -> tuple[np.ndarray[Any, Any], float]:
-    """``||a_t - b_t||_F / ||a_t||_F`` per step, and the distance ``a`` travelled (max)."""
-    rel = np.array([float((s - t).norm() / s.norm()) for s, t in zip(a, b, strict=True)])
+def deviation(
+    a: list[torch.Tensor], b: list[torch.Tensor]
+) -> tuple[np.ndarray[Any, Any], float, float]:
+    """Per step ``||a_t - b_t||_F / ||a_t||_F``; the distance ``a`` travelled (max over t);
+    and ``max_t ||a_t - b_t||_F`` over that distance (0 if ``a`` did not move)."""
+    diff = np.array([float((s - t).norm()) for s, t in zip(a, b, strict=True)])
+    norm = np.array([float(s.norm()) for s in a])
     travelled = max(float((s - a[0]).norm()) for s in a)
-    return rel, travelled
+    over_travel = float(diff.max()) / travelled if travelled > 0 else 0.0
+    return diff / norm, travelled, over_travel
 
 
 def curve_points(values: np.ndarray[Any, Any], points: int = 200) -> list[list[float]]:

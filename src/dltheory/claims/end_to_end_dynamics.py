@@ -139,7 +139,7 @@ class EndToEndDynamics(Claim):
         rule = rule_path(
             w0, x, y, 2.0, lr, steps, lambda w, g: end_to_end_update_reference(w, g, n)
         )
-        rel, travelled = deviation(gd, rule)
+        rel, travelled, over_travel = deviation(gd, rule)
         final_loss = float(lp_loss(x @ gd[-1].T, y, 2.0))
         return {
             "dataset": config["dataset"],
@@ -150,11 +150,7 @@ class EndToEndDynamics(Claim):
             "shape": list(w0.shape),
             "max_rel_deviation": float(rel.max()),
             "final_rel_deviation": float(rel[-1]),
-            "max_deviation_over_travel": float(
-                max(float((a - b).norm()) for a, b in zip(gd, rule, strict=True)) / travelled
-            )
-            if travelled > 0
-            else 0.0,
+            "max_deviation_over_travel": over_travel,
             "travelled": travelled,
             "balancedness_start": balance0,
             "balancedness_end": net.balancedness,

@@ -59,7 +59,7 @@ from ._deep_linear import (
 from ._util import derive_seed, pyplot
 from .base import Claim, Param, Unit, Verdict, register
 
-__all__ = ["EndToEndOptimizer", "THRESHOLD", "EXACT"]
+__all__ = ["EndToEndOptimizer", "EXACT", "PlainLinear", "THRESHOLD"]
 
 #: Tracking threshold (as in ``end-to-end-dynamics``).
 THRESHOLD = 1e-3
@@ -67,8 +67,13 @@ THRESHOLD = 1e-3
 EXACT = 1e-10
 
 
-class _Plain(nn.Module):
-    """A linear model whose weight is a vector (one target) or a matrix."""
+class PlainLinear(nn.Module):
+    """A linear model ``x -> W x`` started at ``w0`` (``(k, d)``, no bias).
+
+    With one target (``k = 1``) the weight is a 1-D vector, so
+    :class:`~dltheory.optim.EndToEnd` takes its closed form for vectors;
+    otherwise a matrix (the SVD path).  Also used by the benchmark.
+    """
 
     def __init__(self, w0: torch.Tensor) -> None:
         super().__init__()
@@ -88,7 +93,7 @@ class _Plain(nn.Module):
 def _plain_path(
     w0: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float, depth: int, steps: int
 ) -> list[torch.Tensor]:
-    model = _Plain(w0)
+    model = PlainLinear(w0)
     opt = EndToEnd(model.parameters(), lr=lr, depth=depth)
     path = [model.matrix()]
     for _ in range(steps):
@@ -175,8 +180,8 @@ class EndToEndOptimizer(Claim):
             rule = rule_path(
                 w0, x, y, 2.0, lr, steps, lambda w, g: end_to_end_update_reference(w, g, n)
             )
-            rel, _ = deviation(deep, plain)
-            exact, _ = deviation(rule, plain)
+            rel, _, _ = deviation(deep, plain)
+            exact, _, _ = deviation(rule, plain)
             return {
                 **base,
                 "vector_path": w0.shape[0] == 1,
@@ -190,7 +195,7 @@ class EndToEndOptimizer(Claim):
         torch.manual_seed(seed)
         deep_net = DeepLinear(x.shape[1], y.shape[1], n, hidden=width, seed=seed)
         sgd = torch.optim.SGD(deep_net.parameters(), lr=lr)
-        plain_model = _Plain(deep_net.end_to_end)
+        plain_model = PlainLinear(deep_net.end_to_end)
         e2e = EndToEnd(plain_model.parameters(), lr=lr, depth=n)
 
         def deep_step() -> None:

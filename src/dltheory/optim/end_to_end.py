@@ -134,6 +134,11 @@ def end_to_end_update(weight: torch.Tensor, grad: torch.Tensor, depth: int) -> t
         raise ValueError(
             f"grad: shape {tuple(grad.shape)} differs from weight's {tuple(weight.shape)}"
         )
+    return _update(weight, grad, n)
+
+
+def _update(weight: torch.Tensor, grad: torch.Tensor, n: int) -> torch.Tensor:
+    """:func:`end_to_end_update` without the argument checks (the optimizer's hot path)."""
     if weight.ndim <= 1:
         return _vector_update(weight.reshape(-1), grad.reshape(-1), n).reshape(weight.shape)
     w2 = weight.reshape(weight.shape[0], -1)
@@ -210,9 +215,12 @@ class EndToEnd(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, depth: int = 2) -> None:
         super().__init__(params, {"lr": _check_lr(lr), "depth": _check_depth(depth)})
-        for group in self.param_groups:  # a group may set its own lr and depth
-            _check_depth(group["depth"])
-            _check_lr(group["lr"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (its own ``lr`` / ``depth`` allowed); both are checked here, once."""
+        _check_depth(param_group.get("depth", self.defaults["depth"]))
+        _check_lr(param_group.get("lr", self.defaults["lr"]))
+        super().add_param_group(param_group)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -229,7 +237,7 @@ class EndToEnd(torch.optim.Optimizer):
                 if p.grad.is_sparse:
                     raise ValueError("EndToEnd: sparse gradients are not supported")
                 try:
-                    update = end_to_end_update(p, p.grad, n)
+                    update = _update(p, p.grad, n)  # depth checked in add_param_group
                 except ValueError as exc:
                     raise ValueError(f"EndToEnd (lr={lr:g}), parameter {index}: {exc}") from None
                 p.add_(update, alpha=-lr)
