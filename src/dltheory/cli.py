@@ -1,9 +1,11 @@
-"""The ``dltheory`` command: list, show, run and reproduce claims, and write reports.
+"""The ``dltheory`` command: list, show, run and reproduce claims, write reports, check verdicts.
 
 Bad input (unknown claim id, unknown or mistyped ``--set``, an unwritable
 output directory, a corrupt or foreign results store, a bad ``--profile``)
 ends the command with one line on stderr and exit code 2; nothing already
-stored is touched.
+stored is touched.  ``run`` and ``reproduce`` exit 0 whatever the outcomes,
+unless ``--strict``: then 1 when a claim is ``not reproduced``.  ``verdicts``
+exits 1 when a result contradicts a recorded full-profile verdict.
 """
 
 from __future__ import annotations
@@ -91,10 +93,32 @@ WorkersOpt = Annotated[
 ]
 
 
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit with code 1 when a claim is 'not reproduced' (for CI use)."
+    ),
+]
+
+_COLOUR = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow"}
+
+
 @app.command("list")
 @_one_line_errors
-def list_claims() -> None:
-    """List the claims: id, title and source."""
+def list_claims(
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="Print the catalogue of built-in claims (docs/claims.md) instead."
+        ),
+    ] = False,
+) -> None:
+    """List the claims: id, title and source (or, with --markdown, the full catalogue)."""
+    if markdown:
+        from .claims.catalogue import catalogue_markdown
+
+        sys.stdout.write(catalogue_markdown())
+        return
     registry = _claims().REGISTRY
     table = Table(title=f"{len(registry)} claims")
     for col in ("id", "title", "source"):
@@ -113,6 +137,8 @@ def show(claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory l
     _out.print(f"[bold]{c.title}[/bold]  ({c.id})")
     _out.print(f"[dim]source:[/dim] {c.source}")
     _out.print(f"\n{c.statement}\n")
+    if c.rule:
+        _out.print(f"[dim]rule (protocol v{c.version}):[/dim] {c.rule}\n")
     if c.data_note:
         _out.print(f"[dim]data:[/dim] {c.data_note}\n")
     table = Table(title="parameters (--set NAME=VALUE)")
@@ -129,7 +155,7 @@ def _summary_table(results: list[Any]) -> Table:
     for col in ("id", "verdict", "seconds", "units run", "reused"):
         table.add_column(col)
     for r in results:
-        colour = "green" if r.reproduced else "red"
+        colour = _COLOUR.get(r.outcome, "red")
         table.add_row(
             r.id,
             f"[{colour}]{r.label}[/{colour}]",
@@ -138,6 +164,22 @@ def _summary_table(results: list[Any]) -> Table:
             str(r.units_reused),
         )
     return table
+
+
+def _explain(results: list[Any]) -> None:
+    """One line per claim: its outcome and why."""
+    for r in results:
+        colour = _COLOUR.get(r.outcome, "red")
+        _out.print(
+            f"[bold]{r.id}[/bold] [{colour}]{r.label}[/{colour}]: {r.summary}", soft_wrap=True
+        )
+
+
+def _strict_exit(strict: bool, results: list[Any]) -> None:
+    failed = [r.id for r in results if r.outcome == "not reproduced"]
+    if strict and failed:
+        print(f"dltheory: not reproduced: {', '.join(failed)}", file=sys.stderr)
+        raise typer.Exit(code=1)
 
 
 @app.command("run")
@@ -153,18 +195,32 @@ def run(
     executor: ExecOpt = "local",
     address: AddressOpt = None,
     workers: WorkersOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Run one claim, resuming from the results store in --out."""
     from .lab import ensure_writable, run_claim
 
     claim = _claims().get(claim_id)
-    params = claim.resolve(_check_profile(profile), parse_sets(set_))
+    overrides = parse_sets(set_)
+    params = claim.resolve(_check_profile(profile), overrides)
     _validate_executor(executor, address, workers)
     ensure_writable(out)
-    result = run_claim(claim, params, seed, out, executor, address, workers, progress=True)
+    result = run_claim(
+        claim,
+        params,
+        seed,
+        out,
+        executor,
+        address,
+        workers,
+        progress=True,
+        profile=profile,
+        overrides=overrides,
+    )
     _out.print(_summary_table([result]))
-    _out.print(result.summary)
+    _explain([result])
     _out.print(f"[dim]{result.summary_path}, {result.figure_path}[/dim]")
+    _strict_exit(strict, [result])
 
 
 def _validate_executor(executor: str, address: str | None, workers: int | None) -> None:
@@ -190,6 +246,7 @@ def reproduce(
     address: AddressOpt = None,
     workers: WorkersOpt = None,
     seed: SeedOpt = 0,
+    strict: StrictOpt = False,
 ) -> None:
     """Run every claim (or the --only ones), then write report.html and REPORT.md."""
     from .lab import ensure_writable, run_claim, write_report
@@ -204,11 +261,15 @@ def reproduce(
     for claim in selected:
         params = claim.resolve(profile)
         results.append(
-            run_claim(claim, params, seed, out, executor, address, workers, progress=True)
+            run_claim(
+                claim, params, seed, out, executor, address, workers, progress=True, profile=profile
+            )
         )
     html_path, md_path = write_report(out)
     _out.print(_summary_table(results))
+    _explain(results)
     _out.print(f"[dim]{html_path}, {md_path}[/dim]")
+    _strict_exit(strict, results)
 
 
 @app.command("report")
@@ -222,6 +283,63 @@ def report(out: Annotated[Path, typer.Argument(help="Output directory of earlier
     ensure_writable(out)
     html_path, md_path = write_report(out)
     _out.print(f"{html_path}\n{md_path}")
+
+
+@app.command("verdicts")
+@_one_line_errors
+def verdicts(
+    out: Annotated[Path, typer.Argument(help="Output directory of earlier runs.")],
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Write OUT's full-profile verdicts into the recorded verdicts (maintainers).",
+        ),
+    ] = False,
+) -> None:
+    """Check OUT's verdicts against the recorded full-profile ones (exit 1 on a contradiction).
+
+    A quick profile may be inconclusive where full decides; it must never give
+    the opposite decisive outcome.  With --record, OUT's full-profile results
+    are written into the package's recorded verdicts instead.
+    """
+    from .claims import recorded
+    from .lab.report import load_summaries
+
+    if not out.is_dir():
+        raise ValueError(f"verdicts: {out} is not a directory of results")
+    docs = load_summaries(out)
+    if record:
+        added = recorded.record_results(docs)
+        for r in added:
+            _out.print(f"recorded {r.claim} v{r.version} full: {r.outcome} ({r.commit[:10]})")
+        _out.print(f"[dim]{recorded.RECORDED_PATH}[/dim]")
+        return
+    checks = recorded.check(docs)
+    table = Table(title=f"verdicts in {out} against the recorded full profile")
+    for col in ("id", "protocol", "profile", "outcome", "recorded full", "status"):
+        table.add_column(col)
+    style = {"agrees": "green", "weaker": "yellow", "contradicts": "red"}
+    for c in checks:
+        st = style.get(c.status, "dim")
+        table.add_row(
+            c.claim,
+            f"v{c.version}",
+            c.profile,
+            c.outcome,
+            c.recorded or "-",
+            f"[{st}]{c.status}[/{st}]",
+        )
+    _out.print(table)
+    bad = [c for c in checks if c.status == "contradicts"]
+    if bad:
+        for c in bad:
+            print(
+                f"dltheory: {c.claim}: {c.profile} says {c.outcome!r}, recorded full says "
+                f"{c.recorded!r} ({c.detail})",
+                file=sys.stderr,
+            )
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ class _Toy(Claim):
     def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
         mean = float(np.mean([r["mean"] for r in results]))
         ok = abs(mean - 0.5) <= params["tol"]
-        return Verdict(ok, f"mean of means {mean:.4f}", {"mean": mean, "units": len(results)})
+        return Verdict.exact(ok, f"mean of means {mean:.4f}", {"mean": mean, "units": len(results)})
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         import matplotlib.pyplot as plt

@@ -1,4 +1,7 @@
-"""The claims: one module per theorem or experiment (see ../shared/CLAIMS.md).
+"""The claims: one module per theorem or experiment of the lectures.
+
+The catalogue (``docs/claims.md``, written by ``dltheory list --markdown``)
+lists them with their statements, parameters, rules and recorded verdicts.
 
 Importing this package imports every claim module, which registers itself.
 Claims outside the package are loaded too: set the environment variable
@@ -12,14 +15,20 @@ import importlib
 import os
 import pkgutil
 
-from .base import PROFILES, REGISTRY, Claim, Param, Unit, Verdict, register
+from .base import PROFILES, REGISTRY, Claim, Param, Revision, Unit, Verdict, register
+from .evidence import INCONCLUSIVE, NOT_REPRODUCED, OUTCOMES, REPRODUCED
 
 __all__ = [
     "EXTRA_CLAIMS_ENV",
+    "INCONCLUSIVE",
+    "NOT_REPRODUCED",
+    "OUTCOMES",
     "PROFILES",
     "REGISTRY",
+    "REPRODUCED",
     "Claim",
     "Param",
+    "Revision",
     "Unit",
     "Verdict",
     "get",
@@ -29,8 +38,11 @@ __all__ = [
 #: Environment variable naming extra claim modules (comma-separated) to import.
 EXTRA_CLAIMS_ENV = "DLTHEORY_EXTRA_CLAIMS"
 
+#: Modules of the claims layer that are not claims.
+_SHARED = {"base", "catalogue", "evidence", "recorded"}
+
 for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base" and not _mod.name.startswith("_"):
+    if _mod.name not in _SHARED and not _mod.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_mod.name}")
 
 

@@ -7,7 +7,7 @@ and their relative deviation; data loading keyed by fingerprint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,9 @@ __all__ = [
     "dataset_configs",
     "deviation",
     "gd_path",
+    "literal_rule",
     "load_checked",
+    "moments",
     "rule_path",
     "xy",
 ]
@@ -90,39 +92,90 @@ def xy(ds: RegressionData) -> tuple[torch.Tensor, torch.Tensor]:
     return ds.x, y
 
 
+def moments(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X^T X / m`` and ``Y^T X / m``: the l_2 loss's gradient in ``W`` is ``W Sxx - Syx``."""
+    m = x.shape[0]
+    return x.T @ x / m, y.T @ x / m
+
+
 def gd_path(
-    net: DeepLinear, x: torch.Tensor, y: torch.Tensor, p: float, lr: float, steps: int
-) -> tuple[list[torch.Tensor], list[float]]:
-    """End-to-end matrices and losses of plain gradient descent on the factors."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    path, losses = [net.end_to_end], []
+    net: DeepLinear, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int
+) -> tuple[list[torch.Tensor], tuple[float, float]]:
+    """End-to-end matrices of plain gradient descent on the factors, and the first and last loss.
+
+    ``W_j <- W_j - lr * dL/dW_j`` with ``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T``
+    and ``G = dL/dW_e = W_e Sxx - Syx`` (the chain rule in closed form, equal to
+    autograd of :func:`~dltheory.losses.lp_loss` with ``p = 2``; checked by the
+    tests).  The network's own weights are updated in place.
+    """
+    sxx, syx = moments(x, y)
+    ws = [w.detach().clone() for w in net.weights]
+    n = len(ws)
+
+    def product(mats: list[torch.Tensor]) -> torch.Tensor:
+        e = mats[0]
+        for w in mats[1:]:
+            e = w @ e
+        return e
+
+    path = [product(ws)]
     for _ in range(steps):
-        opt.zero_grad()
-        loss = lp_loss(net(x), y, p)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        path.append(net.end_to_end)
+        prefix = [torch.eye(ws[0].shape[1], dtype=ws[0].dtype)]
+        for w in ws[:-1]:
+            prefix.append(w @ prefix[-1])
+        we = ws[-1] @ prefix[-1]
+        g = we @ sxx - syx
+        suffix = torch.eye(ws[-1].shape[0], dtype=ws[0].dtype)
+        for j in reversed(range(n)):
+            step = suffix.T @ g @ prefix[j].T
+            suffix = suffix @ ws[j]
+            ws[j] = ws[j] - lr * step
+        path.append(product(ws))
+    with torch.no_grad():
+        for p, w in zip(net.weights, ws, strict=True):
+            p.copy_(w)
+    losses = (float(lp_loss(x @ path[0].T, y, 2.0)), float(lp_loss(x @ path[-1].T, y, 2.0)))
     return path, losses
 
 
+def _powers(gram: torch.Tensor, exponents: list[float]) -> list[torch.Tensor]:
+    """``gram^e`` for each exponent from one symmetric eigendecomposition (``A^0 = I``).
+
+    Eigenvalues below ``1e-12 * max`` are exact zeros blurred by rounding and
+    are set to zero (a fractional power would magnify them).
+    """
+    evals, evecs = torch.linalg.eigh(gram)
+    evals = torch.where(evals > 1e-12 * evals.abs().max(), evals, torch.zeros_like(evals))
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype)
+    return [eye if e == 0 else (evecs * evals.pow(e)) @ evecs.T for e in exponents]
+
+
+def literal_rule(w: torch.Tensor, g: torch.Tensor, depth: int) -> torch.Tensor:
+    """The literal N-term sum of ICML'18 Eq. 7, ``sum_j [WW^T]^((j-1)/N) G [W^TW]^((N-j)/N)``.
+
+    Term by term from one eigendecomposition of each Gram matrix (no closed
+    form, no SVD: independent of :class:`~dltheory.optim.EndToEnd`); equal to
+    :func:`~dltheory.optim.end_to_end_update_reference` (tested).
+    """
+    n = int(depth)
+    exps = [j / n for j in range(n)]
+    left, right = _powers(w @ w.T, exps), _powers(w.T @ w, exps)
+    total = torch.zeros_like(g)
+    for j in range(1, n + 1):
+        total = total + left[j - 1] @ g @ right[n - j]
+    return total
+
+
 def rule_path(
-    w0: torch.Tensor,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    p: float,
-    lr: float,
-    steps: int,
-    update: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    w0: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, depth: int
 ) -> list[torch.Tensor]:
-    """The discrete end-to-end rule ``W <- W - lr * update(W, dL/dW)`` from ``w0``."""
+    """The discrete end-to-end rule ``W <- W - lr * literal_rule(W, dL/dW)`` from ``w0`` (l_2)."""
+    sxx, syx = moments(x, y)
     w = w0.clone()
     path = [w.clone()]
     for _ in range(steps):
-        wr = w.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(lp_loss(x @ wr.T, y, p), wr)
-        w = w - lr * update(w, g)
-        path.append(w.clone())
+        w = w - lr * literal_rule(w, w @ sxx - syx, depth)
+        path.append(w)
     return path
 
 

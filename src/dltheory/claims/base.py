@@ -3,7 +3,14 @@
 A claim has an id, its source, the statement, parameters with a ``quick`` and a
 ``full`` profile, a sweep of independent *units* (configuration x seed) that
 each measure something, a verdict computed from all units' results by a rule
-fixed in the claim's code before any result is seen, and a figure.
+fixed in the claim's code before any result is seen (in the shared vocabulary
+of :mod:`dltheory.claims.evidence`: three outcomes, effects with intervals over
+seeds), and a figure.
+
+A protocol that changes after a run keeps its history: the claim's
+``version`` goes up and a :class:`Revision` says what changed and why; stored
+units are keyed by the version, and the report shows the earlier protocol's
+recorded verdicts beside the new one.
 
 Units are pure functions of ``(config, seed)`` returning JSON-serializable
 metrics, so the lab can run them in any process (local or on a Dask cluster),
@@ -16,10 +23,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Param", "Unit", "Verdict", "Claim", "register", "REGISTRY", "PROFILES"]
+from .evidence import Verdict
+
+__all__ = ["Param", "Unit", "Verdict", "Revision", "Claim", "register", "REGISTRY", "PROFILES"]
 
 PROFILES = ("quick", "full")
 
@@ -83,16 +92,17 @@ class Unit:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """The outcome: ``reproduced`` or not, with the numbers that decided it."""
+class Revision:
+    """One change of a claim's protocol: the version it introduced, when, what and why.
 
-    reproduced: bool
-    summary: str
-    numbers: Mapping[str, Any] = field(default_factory=dict)
+    The verdicts of the version before it are in the recorded verdicts
+    (:mod:`dltheory.claims.recorded`); the report shows them side by side.
+    """
 
-    @property
-    def label(self) -> str:
-        return "reproduced" if self.reproduced else "not reproduced"
+    version: int
+    date: str
+    change: str
+    why: str
 
 
 class Claim(ABC):
@@ -105,6 +115,12 @@ class Claim(ABC):
     params: tuple[Param, ...] = ()
     #: One line saying which data stands in for a paper's data set, if any.
     data_note: str = ""
+    #: The verdict rule in words (the catalogue prints it); the code is the rule.
+    rule: str = ""
+    #: Protocol version; stored units and recorded verdicts are keyed by it.
+    version: int = 1
+    #: Earlier protocols: what changed at each later version, and why.
+    history: tuple[Revision, ...] = ()
 
     def defaults(self, profile: str) -> dict[str, Any]:
         """Parameter values of a profile (``quick`` or ``full``)."""

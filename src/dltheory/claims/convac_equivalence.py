@@ -188,7 +188,7 @@ class ConvACEquivalence(Claim):
         )
         if big is not None:
             summary += f"; at N={big['N']}: {big['ht_params']} vs 10^{big['log10_dense']:.0f} dense"
-        return Verdict(ok, summary if ok else "failed: " + summary, numbers)
+        return Verdict.exact(ok, summary if ok else "failed: " + summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

@@ -297,7 +297,7 @@ class DepthEfficiency(Claim):
         )
         ok = a and b and c and d
         summary = "; ".join(parts)
-        return Verdict(
+        return Verdict.exact(
             ok,
             summary
             if ok

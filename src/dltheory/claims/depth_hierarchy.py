@@ -137,7 +137,7 @@ class DepthHierarchy(Claim):
             if bad
             else "no results"
         )
-        return Verdict(ok, summary, {"deep_ranks": table, "failures": bad[:20]})
+        return Verdict.exact(ok, summary, {"deep_ranks": table, "failures": bad[:20]})
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

@@ -44,7 +44,7 @@ from torch import nn
 
 from ..losses import lp_loss
 from ..nets import DeepLinear
-from ..optim import EndToEnd, end_to_end_update_reference
+from ..optim import EndToEnd
 from ._deep_linear import (
     DATA_NOTE,
     TRACKING_PARAMS,
@@ -176,10 +176,8 @@ class EndToEndOptimizer(Claim):
             )
             w0, steps = net.end_to_end, int(config["steps"])
             plain = _plain_path(w0, x, y, lr, n, steps)
-            deep, _ = gd_path(net, x, y, 2.0, lr, steps)
-            rule = rule_path(
-                w0, x, y, 2.0, lr, steps, lambda w, g: end_to_end_update_reference(w, g, n)
-            )
+            deep, _ = gd_path(net, x, y, lr, steps)
+            rule = rule_path(w0, x, y, lr, steps, n)
             rel, _, _ = deviation(deep, plain)
             exact, _, _ = deviation(rule, plain)
             return {
@@ -257,7 +255,7 @@ class EndToEndOptimizer(Claim):
             f"(widths {', '.join(str(w) for w in params['widths'])})"
             + (f"; failed: {', '.join(failed)}" if failed else "")
         )
-        return Verdict(ok_exact and ok_track and ok_cost, summary, numbers)
+        return Verdict.exact(ok_exact and ok_track and ok_cost, summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

@@ -176,7 +176,7 @@ class EntanglementMinCut(Claim):
                 f"of {total} cases: {len(above)} rank > cut, {len(below)} rank < cut, "
                 f"{len(entropy_bad)} entropy > log(cut)"
             )
-        return Verdict(ok, summary, numbers)
+        return Verdict.exact(ok, summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

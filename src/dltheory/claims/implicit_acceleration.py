@@ -551,7 +551,7 @@ class ImplicitAcceleration(Claim):
         )
         if missing:
             summary += f"; missing results: {', '.join(missing)}"
-        return Verdict(ok, summary if ok else "not reproduced: " + summary, numbers)
+        return Verdict.exact(ok, summary if ok else "not reproduced: " + summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

@@ -359,7 +359,7 @@ class OverparamConvNet(Claim):
             f"overparameterized {fmt(m_over)} (speed-up x{ratio:.2f}; overparam faster on "
             f"{faster}/{len(seeds)} seeds; {extra:+.1%} parameters, Adam lr {lr:g})"
         )
-        return Verdict(ok, summary if ok else "failed: " + summary, numbers)
+        return Verdict.exact(ok, summary if ok else "failed: " + summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

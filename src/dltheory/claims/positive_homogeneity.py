@@ -173,7 +173,7 @@ class PositiveHomogeneity(Claim):
             f"sigmoid/bias controls: every one exceeds {brk:g} somewhere (smallest max error "
             f"{weakest:.2e})"
         )
-        return Verdict(ok, summary if ok else "failed: " + summary, numbers)
+        return Verdict.exact(ok, summary if ok else "failed: " + summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

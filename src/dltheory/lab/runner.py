@@ -38,6 +38,7 @@ __all__ = [
     "ClaimResult",
     "run_claim",
     "run_unit",
+    "unit_version",
     "atomic_write",
     "atomic_write_text",
     "ensure_writable",
@@ -53,6 +54,7 @@ class ClaimResult:
     id: str
     label: str
     reproduced: bool
+    outcome: str
     summary: str
     numbers: dict[str, Any]
     params: dict[str, Any]
@@ -69,6 +71,11 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def unit_version(claim: Claim) -> str:
+    """The version string units of ``claim`` are keyed by: dltheory's and the protocol's."""
+    return f"{_version()}+v{int(claim.version)}"
 
 
 def run_unit(claim_id: str, module: str, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -229,6 +236,36 @@ def _run_dask(
             on_done(unit, fut.result())
 
 
+def _history(claim: Claim) -> list[dict[str, Any]]:
+    """The claim's earlier protocols: each revision with the recorded verdicts before it."""
+    from ..claims.recorded import records_for
+
+    records = records_for(claim.id)
+    out = []
+    for rev in sorted(claim.history, key=lambda r: r.version):
+        before = [r for r in records if r.version == rev.version - 1]
+        out.append(
+            {
+                "version": rev.version,
+                "date": rev.date,
+                "change": rev.change,
+                "why": rev.why,
+                "previous": [
+                    {
+                        "version": r.version,
+                        "profile": r.profile,
+                        "outcome": r.outcome,
+                        "date": r.date,
+                        "commit": r.commit,
+                        "summary": r.summary,
+                    }
+                    for r in before
+                ],
+            }
+        )
+    return out
+
+
 def run_claim(
     claim: Claim,
     params: Mapping[str, Any],
@@ -238,6 +275,8 @@ def run_claim(
     address: str | None = None,
     workers: int | None = None,
     progress: bool = True,
+    profile: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> ClaimResult:
     """Run a claim's sweep, resuming from the store, and write its verdict, figure and summary.
 
@@ -259,6 +298,13 @@ def run_claim(
         Number of worker processes (default 2); ignored when ``address`` is given.
     progress : bool
         Show a progress bar over the units (on stderr).
+    profile : str, optional
+        The profile ``params`` came from (``quick`` / ``full``), recorded in the
+        summary; ``None`` for hand-made parameters.
+    overrides : mapping, optional
+        The ``--set`` overrides applied on top of the profile (recorded; a run
+        with overrides is another protocol and is not compared with the
+        recorded verdicts).
 
     Returns
     -------
@@ -274,7 +320,7 @@ def run_claim(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"--seed: expected an integer, got {seed!r}")
     out = ensure_writable(out_dir)
-    version = _version()
+    version = unit_version(claim)
     t0 = time.perf_counter()
     units = claim.units(params, seed)
     keys = [unit_key(claim.id, u.config, u.seed, version) for u in units]
@@ -319,24 +365,33 @@ def run_claim(
         "title": claim.title,
         "source": claim.source,
         "statement": claim.statement,
+        "rule": claim.rule,
         "params": plain_params,
+        "profile": profile,
+        "overrides": dict(overrides or {}),
         "seed": seed,
         "verdict": verdict.label,
         "reproduced": verdict.reproduced,
         "summary": verdict.summary,
         "numbers": dict(verdict.numbers),
+        "effects": [e.to_json() for e in verdict.effects],
+        "decide_by": verdict.decide_by,
+        "robustness": [r.to_json() for r in verdict.robustness],
         "seconds": seconds,
         "units": len(units),
         "units_run": len(todo),
         "units_reused": reused,
         "data_note": claim.data_note,
         "version": version,
+        "claim_version": int(claim.version),
+        "history": _history(claim),
     }
     atomic_write_text(summary_path, to_json(doc, indent=2) + "\n")
     return ClaimResult(
         id=claim.id,
         label=verdict.label,
         reproduced=verdict.reproduced,
+        outcome=verdict.outcome,
         summary=verdict.summary,
         numbers=dict(verdict.numbers),
         params=plain_params,
