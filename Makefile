@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   - creates .venv, installs dltheory, runs the main job (dltheory reproduce --profile quick)
-#   make test   - creates .venv, installs dltheory with test tools, runs lint, types and tests
+#   make test   - creates .venv, installs dltheory with test tools, runs lint, types, tests and the
+#                 verdict check (quick verdicts never contradict the recorded full ones)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo tour test lint bench clean
+.PHONY: demo tour test lint pytest verdicts catalogue bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +25,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint pytest verdicts
+
+pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Re-run the quick profile (reusing stored units) and fail when a quick verdict is the
+# opposite of the recorded full-profile one (inconclusive is allowed).
+verdicts: $(STAMP)
+	$(BIN)/dltheory reproduce --profile quick --out dltheory-results
+	$(BIN)/dltheory verdicts dltheory-results
+
+# The claim catalogue, generated from the registry (a test checks it is current).
+catalogue: $(STAMP)
+	$(BIN)/dltheory list --markdown > docs/claims.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schmidt.py

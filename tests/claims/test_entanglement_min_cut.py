@@ -20,10 +20,21 @@ def test_quick_reproduces_and_can_fail(run_claim, tmp_path) -> None:
     path = tmp_path / "fig.png"
     claim.figure(params, results, str(path))
     assert path.stat().st_size > 0
-    for field, delta in (("rank", 1), ("rank", -1), ("entropy", 10.0)):
+    cut = results[0]["cases"][0]["min_cut"]
+    for change in (
+        {"witness": {"ranks": [cut + 1], "best": cut + 1}},  # above the cut
+        {"witness": {"ranks": [cut - 1], "best": cut - 1}},  # no witness at the cut
+        {"entropy": 10.0 + results[0]["cases"][0]["log_min_cut"]},
+    ):
         bad = copy.deepcopy(results)
-        bad[0]["cases"][0][field] += delta
+        case = bad[0]["cases"][0]
+        for key, value in change.items():
+            case[key] = {**case[key], **value} if isinstance(value, dict) else value
         assert not claim.verdict(params, bad).reproduced
+    good = copy.deepcopy(results)  # a short scheduled draw followed by a witness is fine
+    good[0]["cases"][0]["witness"].update(ranks=[cut - 1, cut], first=cut - 1)
+    v = claim.verdict(params, good)
+    assert v.reproduced and v.numbers["short_draws"]["short"] == 1
 
 
 def test_unknown_config() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from dltheory.claims import Claim, Param, Unit, Verdict, register
+from dltheory.claims import Claim, Param, Revision, Unit, Verdict, register
+from dltheory.claims.evidence import RobustnessRow, mean_interval
 
-__all__ = ["FastToy", "SlowToy"]
+__all__ = ["FastToy", "SlowToy", "StatToy"]
 
 
 class _Toy(Claim):
@@ -66,3 +67,26 @@ class SlowToy(_Toy):
         Param("draws", "int", 100, 100, "draws per unit", minimum=1),
         Param("tol", "float", 0.1, 0.1, "allowed distance of the mean from 1/2", minimum=0),
     )
+
+
+@register
+class StatToy(_Toy):
+    """A statistical toy: the mean of the unit means exceeds ``threshold`` (95 % t interval)."""
+
+    id = "stat-toy"
+    title = "Statistical toy claim"
+    rule = "the 95% t interval of the unit means lies above `threshold`"
+    version = 2
+    history = (Revision(2, "2026-12-01", "a t interval instead of a tolerance", "seeds vary"),)
+    params = (
+        Param("n", "int", 3, 12, "number of units", minimum=1),
+        Param("draws", "int", 50, 200, "draws per unit", minimum=1),
+        Param("threshold", "float", 0.3, 0.3, "the mean must exceed this"),
+    )
+
+    def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
+        e = mean_interval(
+            [r["mean"] for r in results], name="mean", threshold=float(params["threshold"])
+        )
+        rows = [RobustnessRow("toy data", e.outcome, e.describe(), preregistered=True)]
+        return Verdict.from_effects([e], e.describe(), {"units": len(results)}, robustness=rows)

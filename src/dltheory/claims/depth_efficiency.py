@@ -6,17 +6,19 @@ analysis" (COLT'16; lectures [C][B]); 2D part: Cohen & Shashua, ICLR'17.
 (a) A deep ConvAC (size-2 pooling, ``N = 2^L``) has matricization rank
 ``min(r0, M)^(N/2)`` w.r.t. the odd/even partition for almost all weights;
 measured exactly (integer weights, rank over a prime field) and certified by
-the min cut.  Integer draws land in the exceptional measure-zero set with
-positive probability (about 1% of draws have a singular 2x2 factor, which
-halves the rank); those draws are detected exactly (integer determinant),
-reported, and must stay rare (<= 5%), while every other draw must reach the
-bound.  (b) A shallow (CP) net of width ``K`` has rank ``<= K``.
+the min cut.  Rule (protocol v2): the min cut is an upper bound for every
+draw, and a *witness* draw at the bound proves it is reached for almost all
+weights (:mod:`dltheory.claims.evidence.generic`): each unit's scheduled draw
+and, if it falls short, up to three independent retries; short draws (a
+singular integer factor, detected a priori, or a rarer coincidence) are
+reported apart and never flip the verdict.  (b) A shallow (CP) net of width
+``K`` has rank ``<= K`` for every draw and ``min(K, bound)`` on a witness.
 (c) CP fits of growing rank ``R`` to a deep net's dense tensor: below the
 bound no CP is exact, and the Eckart-Young tail of the odd/even spectrum is a
 certified lower bound on the relative error; at or above it the fit reaches a
 small error.  (d) 2D square pooling: the interleaved partition has rank
-``>= min(r0, M)^(N/4)``, the left/right one ``<= r_top`` (the root's width)
-on grids whose top pooling separates left from right (4x4, 4x8, 2x8; not
+``>= min(r0, M)^(N/4)`` (on a witness), the left/right one ``<= r_top`` (the
+root's width; every draw) on grids whose top pooling separates left from right (4x4, 4x8, 2x8; not
 8x4, where the root pools top and bottom halves and no such bound holds).
 """
 
@@ -32,7 +34,8 @@ from ..analysis import interleaved_2d, left_right, min_cut, odd_even
 from ..tensors import TreeTensor
 from ..trees import ModeTree
 from ._util import derive_seed, pyplot
-from .base import Claim, Param, Unit, Verdict, register
+from .base import Claim, Param, Revision, Unit, Verdict, register
+from .evidence import EXACT_INT_RANGE, draw_seeds, find_witness, shortfall_rate, singular_factors
 
 __all__ = ["DepthEfficiency", "orthogonal_deep_tensor"]
 
@@ -65,6 +68,32 @@ class DepthEfficiency(Claim):
         "shallow (CP) net of width K has rank <= K. Fitting CP decompositions of growing rank to "
         "a deep net's tensor reaches ~0 error only at rank >= that bound. 2D square pooling: "
         "interleaved partition rank >= min(r0,M)^(N/4); left/right rank <= r_(L-1)."
+    )
+    rule = (
+        "(a) every deep draw's exact odd/even rank <= the min cut, the min cut equals "
+        "min(r0, M)^(N/2), and every unit has a witness draw at it (the scheduled integer draw or "
+        "one of up to 3 retries); (b) every CP draw of width K has rank <= K and a witness at "
+        "min(K, bound); (c) CP fits below the bound stay above 1e-3 and above the certified "
+        "Eckart-Young bound, some fit at or above it goes below 1e-2; (d) 2D: interleaved rank >= "
+        "min(r0, M)^(N/4) on a witness, left/right rank <= r_top on every draw. Exact."
+    )
+    version = 2
+    history = (
+        Revision(
+            version=2,
+            date="2026-12-01",
+            change=(
+                "(a), (b), (d) certify genericity by a witness draw per unit (up to 3 retries) "
+                "with weights from [-2^20, 2^20] without 0; v1's allowance of <= 5% degenerate "
+                "draws (and the requirement that every other draw reach the bound) is gone; "
+                "short draws are reported apart with their a-priori singular factors."
+            ),
+            why=(
+                "An allowance on the share of degenerate integer draws is a rule on the "
+                "sampling, not on the theorem: with few draws one degenerate draw exceeds 5% "
+                "(quick has 20), and more seeds could flip an exact verdict."
+            ),
+        ),
     )
     params = (
         Param("n", "int", 16, 16, "(a) positions N of the deep net", minimum=2),
@@ -139,36 +168,41 @@ class DepthEfficiency(Claim):
         if part == "deep":
             n, m, r = int(config["n"]), 2, 2
             tree = ModeTree.balanced(n)
-            tt = TreeTensor.random(tree, m, r, seed=seed, integer=True)
             I = odd_even(n)
-            # Integer draws hit the measure-zero exceptional set with positive
-            # probability: a singular square factor (det 0) caps the rank.
-            mats = list(tt.leaf_weights) + [w for v, w in tt.node_weights.items() if v != tree.root]
-            singular = sum(
-                1
-                for w in mats
-                if w.shape[0] == w.shape[1] and int(round(float(np.linalg.det(w)))) == 0
-            )
+            bound = min(r, m) ** (n // 2)
+
+            def deep_draw(s: int) -> tuple[int, int]:
+                tt = TreeTensor.random(
+                    tree, m, r, seed=s, integer=True, nonzero=True, int_range=EXACT_INT_RANGE
+                )
+                return tt.matricization_rank(I, method="modular"), singular_factors(tt)
+
+            w = find_witness(deep_draw, draw_seeds(seed), bound)
             return {
                 "part": "deep",
                 "n": n,
-                "bound": min(r, m) ** (n // 2),
-                "rank": tt.matricization_rank(I, method="modular"),
+                "bound": bound,
+                "rank": w.best,
+                "witness": w.to_json(),
                 "min_cut": int(min_cut(tree, r, I, in_dim=m).value),
-                "singular_factors": singular,
             }
         if part == "shallow":
             n, m = int(config["n"]), 2
             tree = ModeTree.flat(n)
             rows = []
             for K in config["widths"]:
-                # nonzero: a zero root weight would delete one of the K CP terms
-                tt = TreeTensor.random(
-                    tree, m, int(K), seed=seed + int(K), integer=True, nonzero=True
-                )
-                rows.append(
-                    {"K": int(K), "rank": tt.matricization_rank(odd_even(n), method="modular")}
-                )
+
+                def cp_draw(s: int, K: int = int(K)) -> tuple[int, int]:
+                    tt = TreeTensor.random(
+                        tree, m, K, seed=s, integer=True, nonzero=True, int_range=EXACT_INT_RANGE
+                    )
+                    return tt.matricization_rank(odd_even(n), method="modular"), singular_factors(
+                        tt
+                    )
+
+                target = min(int(K), m ** (n // 2))
+                w = find_witness(cp_draw, draw_seeds(seed + int(K)), target)
+                rows.append({"K": int(K), "rank": w.best, "witness": w.to_json()})
             return {"part": "shallow", "n": n, "rows": rows, "deep_bound": m ** (n // 2)}
         if part == "cp":
             import tensorly as tl
@@ -205,17 +239,29 @@ class DepthEfficiency(Claim):
         tree = ModeTree.grid((h, w))
         m, r0, r_top = 2, 2, 3
         ranks = [r0] * (tree.depth - 1) + [r_top]
-        tt = TreeTensor.random(tree, m, ranks, seed=seed, integer=True)
-        inter = tt.matricization_rank(interleaved_2d((h, w)), method="modular")
-        lr = tt.matricization_rank(left_right((h, w)), method="modular")
+        lr_ranks: list[int] = []
+
+        def grid_draw(s: int) -> tuple[int, int]:
+            tt = TreeTensor.random(
+                tree, m, ranks, seed=s, integer=True, nonzero=True, int_range=EXACT_INT_RANGE
+            )
+            lr_ranks.append(tt.matricization_rank(left_right((h, w)), method="modular"))
+            return tt.matricization_rank(interleaved_2d((h, w)), method="modular"), (
+                singular_factors(tt)
+            )
+
+        bound = min(r0, m) ** (h * w // 4)
+        wit = find_witness(grid_draw, draw_seeds(seed), bound)
         return {
             "part": "grid",
             "shape": [h, w],
             "N": h * w,
             "ranks": ranks,
-            "interleaved_rank": inter,
-            "interleaved_bound": min(r0, m) ** (h * w // 4),
-            "left_right_rank": lr,
+            "interleaved_rank": wit.best,
+            "interleaved_bound": bound,
+            "witness": wit.to_json(),
+            "left_right_rank": max(lr_ranks),
+            "left_right_ranks": lr_ranks,
             "r_top": r_top,
         }
 
@@ -225,15 +271,18 @@ class DepthEfficiency(Claim):
         cps = sorted((r for r in results if r["part"] == "cp"), key=lambda r: r["R"])
         grids = [r for r in results if r["part"] == "grid"]
         lo, hi = float(params["below_min"]), float(params["above_max"])
-        generic = [r for r in deep if r["singular_factors"] == 0]
-        degenerate = len(deep) - len(generic)
         a = (
-            bool(generic)
-            and all(r["rank"] == r["bound"] == r["min_cut"] for r in generic)
-            and all(r["rank"] <= r["min_cut"] for r in deep)
-            and degenerate <= 0.05 * len(deep)
+            bool(deep)
+            and all(r["min_cut"] == r["bound"] for r in deep)
+            and all(max(r["witness"]["ranks"]) <= r["min_cut"] for r in deep)
+            and all(r["witness"]["best"] == r["bound"] for r in deep)
         )
-        b = bool(shallow) and all(row["rank"] <= row["K"] for row in shallow)
+        short = shortfall_rate(
+            [r["witness"] for r in deep]
+            + [row["witness"] for row in shallow]
+            + [g["witness"] for g in grids]
+        )
+        b = bool(shallow) and all(max(row["witness"]["ranks"]) <= row["K"] for row in shallow)
         b = b and all(
             row["rank"] == min(row["K"], r["deep_bound"])
             for r in results
@@ -250,15 +299,14 @@ class DepthEfficiency(Claim):
             and min(r["best_error"] for r in above) < hi
         )
         d = bool(grids) and all(
-            g["interleaved_rank"] >= g["interleaved_bound"] and g["left_right_rank"] <= g["r_top"]
+            g["interleaved_rank"] >= g["interleaved_bound"]
+            and max(g["left_right_ranks"]) <= g["r_top"]
             for g in grids
         )
         numbers: dict[str, Any] = {
             "a_draws": len(deep),
             "a_ranks_equal_bound": sum(r["rank"] == r["bound"] for r in deep),
-            "a_generic_draws": len(generic),
-            "a_degenerate_draws": degenerate,
-            "a_degenerate_ranks": [r["rank"] for r in deep if r["singular_factors"]],
+            "short_draws": short,
             "a_bound": deep[0]["bound"] if deep else None,
             "a_min_cuts": sorted({r["min_cut"] for r in deep}),
             "b_shallow": {str(row["K"]): row["rank"] for row in shallow},
@@ -279,10 +327,10 @@ class DepthEfficiency(Claim):
         parts = []
         if deep:
             parts.append(
-                f"(a) {numbers['a_ranks_equal_bound']}/{len(deep)} deep nets have odd/even "
-                f"rank {deep[0]['bound']} (= min cut); {degenerate} draws with a singular "
-                f"integer factor (measure-zero set, <= 5% allowed) had ranks "
-                f"{numbers['a_degenerate_ranks']}"
+                f"(a) {numbers['a_ranks_equal_bound']}/{len(deep)} deep nets reach odd/even "
+                f"rank {deep[0]['bound']} = min cut on a witness; {short['short']} of "
+                f"{short['draws']} scheduled draws fell short "
+                f"({short['short_with_singular_factor']} with a singular integer factor)"
             )
         parts.append(f"(b) CP width K -> rank {numbers['b_shallow']}")
         if below and above:

@@ -12,6 +12,16 @@ super-positions of dimension ``r``, and ``I`` is their odd/even partition, so
 its rank is ``min(r, M^(2^(L-k)))^(2^(k-1)) = r^(2^(k-1))`` (for ``M >= r``);
 the net with a global top node of width ``K`` is a CP decomposition over the
 blocks, so its rank is at most ``K``.
+
+Rule (protocol v2; exact, two-valued).  Both ranks are "almost all weights"
+statements: upper bounds hold for every draw (the min cut ``r^(2^(k-1))`` for
+the deep net, ``K`` for the cut one) and the generic value is certified by a
+witness draw (:mod:`dltheory.claims.evidence.generic`): integer weights
+uniform on ``[-2^20, 2^20]`` without 0, ranks over a prime field; a draw that
+falls short is followed by up to three independent draws.  Reproduced iff for
+every ``(r, k)`` the min cut equals ``r^(2^(k-1))``, no draw exceeds its upper
+bound, and the deep net reaches ``r^(2^(k-1))`` and the cut net ``min(K,
+r^(2^(k-1)))`` on a witness.  Short scheduled draws are reported apart.
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ from ..analysis import min_cut
 from ..tensors import TreeTensor
 from ..trees import ModeTree
 from ._util import derive_seed, pyplot
-from .base import Claim, Param, Unit, Verdict, register
+from .base import Claim, Param, Revision, Unit, Verdict, register
+from .evidence import EXACT_INT_RANGE, draw_seeds, find_witness, shortfall_rate, singular_factors
 
 __all__ = ["DepthHierarchy", "block_interleaved", "cut_tree"]
 
@@ -59,6 +70,32 @@ class DepthHierarchy(Claim):
         "grow as r^(2^(k-1)) to keep the rank w.r.t. a block-interleaved partition: double "
         "exponential in k, measured exactly for k = 1..4."
     )
+    rule = (
+        "Exact: for every (r, k) the min cut equals r^(2^(k-1)); no draw exceeds its upper bound "
+        "(the min cut for the deep net, K for the net with k levels cut); the deep net reaches "
+        "r^(2^(k-1)) and the cut net min(K, r^(2^(k-1))) on a witness draw (the scheduled integer "
+        "draw or one of up to 3 independent retries), which with the bounds proves the ranks for "
+        "almost all weights. Short draws are reported apart, never in the verdict."
+    )
+    version = 2
+    history = (
+        Revision(
+            version=2,
+            date="2026-12-01",
+            change=(
+                "Genericity is certified by a witness draw (up to 3 retries after a short draw) "
+                "instead of requiring every draw to reach the generic rank; weights are drawn "
+                "from [-2^20, 2^20] without 0 instead of [-100, 100]; short draws and their "
+                "a-priori singular factors are reported apart."
+            ),
+            why=(
+                "With --set seeds=60, v1 said 'not reproduced' because 2 of 420 integer draws "
+                "were degenerate (deep rank 3 != 4 with no singular factor, 8 != 16 with one): "
+                "measure-zero events of the integer sampling, not counterexamples, so more seeds "
+                "could flip an exact verdict."
+            ),
+        ),
+    )
     params = (
         Param("levels", "int", 5, 6, "depth L of the deep net (N = 2^L positions)", minimum=2),
         Param("widths", "ints", (2, 3), (2, 3), "widths r of the deep net (M = r)", minimum=2),
@@ -91,53 +128,85 @@ class DepthHierarchy(Claim):
         n = 2**levels
         I = block_interleaved(levels, k)
         deep_tree = ModeTree.balanced(n)
-        deep = TreeTensor.random(deep_tree, m, r, seed=seed, integer=True)
-        deep_rank = deep.matricization_rank(I, method="modular")
-        deep_cut = min_cut(deep_tree, r, I, in_dim=m).value
         predicted = r ** (2 ** (k - 1))
+
+        def deep_draw(s: int) -> tuple[int, int]:
+            tt = TreeTensor.random(
+                deep_tree, m, r, seed=s, integer=True, nonzero=True, int_range=EXACT_INT_RANGE
+            )
+            return tt.matricization_rank(I, method="modular"), singular_factors(tt)
+
+        deep = find_witness(deep_draw, draw_seeds(seed), predicted)
+        deep_cut = min_cut(deep_tree, r, I, in_dim=m).value
         shallow = cut_tree(levels, k)
         root = shallow.root
-        shallow_ranks: dict[str, int] = {}
+        widths_k: dict[str, dict[str, Any]] = {}
         for K in sorted({max(1, predicted // 2), max(1, predicted - 1), predicted}):
             widths = {v: (K if v == root else r) for v in shallow.internal_nodes}
-            # The global node is a CP sum of K terms weighted by the root's weights;
-            # a zero there (1/201 per entry, often hit when K ~ 256) deletes a term.
-            tt = TreeTensor.random(shallow, m, widths, seed=seed + K, integer=True, nonzero=True)
-            shallow_ranks[str(K)] = tt.matricization_rank(I, method="modular")
+
+            def cut_draw(s: int, widths: dict[int, int] = widths) -> tuple[int, int]:
+                tt = TreeTensor.random(
+                    shallow,
+                    m,
+                    widths,
+                    seed=s,
+                    integer=True,
+                    nonzero=True,
+                    int_range=EXACT_INT_RANGE,
+                )
+                return tt.matricization_rank(I, method="modular"), singular_factors(tt)
+
+            widths_k[str(K)] = find_witness(
+                cut_draw, draw_seeds(derive_seed(seed, "cut", K)), min(K, predicted)
+            ).to_json()
         return {
             "levels": levels,
             "r": r,
             "k": k,
             "predicted": predicted,
-            "deep_rank": int(deep_rank),
+            "deep": deep.to_json(),
+            "deep_rank": deep.best,
             "deep_min_cut": int(deep_cut),
-            "shallow_ranks": shallow_ranks,
+            "shallow": widths_k,
         }
 
     def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
         bad = []
         for res in results:
             r, k, pred = res["r"], res["k"], res["predicted"]
-            if pred != r ** (2 ** (k - 1)) or res["deep_rank"] != pred:
-                bad.append(f"r={r} k={k}: deep rank {res['deep_rank']} != {r}^(2^{k - 1})")
-            if res["deep_min_cut"] != res["deep_rank"]:
-                bad.append(f"r={r} k={k}: min cut {res['deep_min_cut']} != rank")
-            for key, rank in res["shallow_ranks"].items():
-                if rank > int(key) or rank != min(int(key), pred):
-                    bad.append(f"r={r} k={k}: top width {key} gives rank {rank}")
+            tag = f"r={r} k={k}"
+            if pred != r ** (2 ** (k - 1)) or res["deep_min_cut"] != pred:
+                bad.append(f"{tag}: min cut {res['deep_min_cut']} != {r}^(2^{k - 1})")
+            if max(res["deep"]["ranks"]) > res["deep_min_cut"]:
+                bad.append(f"{tag}: a deep draw has rank {max(res['deep']['ranks'])} > min cut")
+            if res["deep"]["best"] != pred:
+                bad.append(f"{tag}: no witness: deep ranks {res['deep']['ranks']} != {pred}")
+            for key, w in res["shallow"].items():
+                if max(w["ranks"]) > int(key):
+                    bad.append(f"{tag}: top width {key} gives rank {max(w['ranks'])} > {key}")
+                if w["best"] != min(int(key), pred):
+                    bad.append(f"{tag}: top width {key}: no witness, ranks {w['ranks']}")
         ks = sorted({res["k"] for res in results})
         table = {f"r={res['r']},k={res['k']}": res["deep_rank"] for res in results}
+        short = shortfall_rate(
+            [res["deep"] for res in results]
+            + [w for res in results for w in res["shallow"].values()]
+        )
         ok = bool(results) and not bad
         summary = (
             f"deep rank == r^(2^(k-1)) == min cut for all {len(results)} units (k in {ks}); "
-            "a global top of width K reaches rank min(K, r^(2^(k-1))), so K >= r^(2^(k-1)) "
-            "is needed"
+            "a global top of width K reaches rank min(K, r^(2^(k-1))) and never more, so K >= "
+            f"r^(2^(k-1)) is needed; {short['short']} of {short['draws']} scheduled draws fell "
+            f"short ({short['short_with_singular_factor']} with a singular factor), each "
+            "followed by a witness"
             if ok
             else "failed: " + "; ".join(bad[:5])
             if bad
             else "no results"
         )
-        return Verdict.exact(ok, summary, {"deep_ranks": table, "failures": bad[:20]})
+        return Verdict.exact(
+            ok, summary, {"deep_ranks": table, "failures": bad[:20], "short_draws": short}
+        )
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

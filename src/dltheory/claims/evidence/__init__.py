@@ -21,6 +21,10 @@ same thing in every claim and at every scale:
 * :class:`RobustnessRow` and :func:`robustness_summary`: the same rule on
   other data sets, reported beside the pre-registered verdict ("holds on k of
   m"), never entering it.
+* Exact "almost everywhere" statements on integer draws
+  (:mod:`~dltheory.claims.evidence.generic`): upper bounds on every draw,
+  genericity by a *witness* draw (:func:`find_witness`), short draws reported
+  apart (:func:`shortfall_rate`), so more seeds never flip an exact verdict.
 * Figure elements: :func:`draw_paired` (per-seed points joined across two
   conditions, with the mean and its interval) and :func:`draw_effects` (each
   effect's interval against its threshold, the two regions shaded).
@@ -34,6 +38,15 @@ distribution-free order-statistic interval (``scipy.stats.quantile_test``).
 """
 
 from .figures import draw_effects, draw_paired
+from .generic import (
+    EXACT_INT_RANGE,
+    RETRIES,
+    Witness,
+    draw_seeds,
+    find_witness,
+    shortfall_rate,
+    singular_factors,
+)
 from .rules import (
     CONFIDENCE,
     INCONCLUSIVE,
@@ -53,6 +66,13 @@ from .rules import (
 
 __all__ = [
     "CONFIDENCE",
+    "EXACT_INT_RANGE",
+    "RETRIES",
+    "Witness",
+    "draw_seeds",
+    "find_witness",
+    "shortfall_rate",
+    "singular_factors",
     "INCONCLUSIVE",
     "NOT_REPRODUCED",
     "OUTCOMES",
