@@ -177,13 +177,13 @@ class DepthEfficiency(Claim):
                 )
                 return tt.matricization_rank(I, method="modular"), singular_factors(tt)
 
-            w = find_witness(deep_draw, draw_seeds(seed), bound)
+            deep = find_witness(deep_draw, draw_seeds(seed), bound)
             return {
                 "part": "deep",
                 "n": n,
                 "bound": bound,
-                "rank": w.best,
-                "witness": w.to_json(),
+                "rank": deep.best,
+                "witness": deep.to_json(),
                 "min_cut": int(min_cut(tree, r, I, in_dim=m).value),
             }
         if part == "shallow":
@@ -201,8 +201,8 @@ class DepthEfficiency(Claim):
                     )
 
                 target = min(int(K), m ** (n // 2))
-                w = find_witness(cp_draw, draw_seeds(seed + int(K)), target)
-                rows.append({"K": int(K), "rank": w.best, "witness": w.to_json()})
+                cp = find_witness(cp_draw, draw_seeds(seed + int(K)), target)
+                rows.append({"K": int(K), "rank": cp.best, "witness": cp.to_json()})
             return {"part": "shallow", "n": n, "rows": rows, "deep_bound": m ** (n // 2)}
         if part == "cp":
             import tensorly as tl
