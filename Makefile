@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schmidt.py
 	$(BIN)/python benchmarks/bench_convac.py --profile
 	$(BIN)/python benchmarks/bench_end_to_end.py
+	$(BIN)/python benchmarks/bench_trees.py
 
 clean:
 	rm -rf $(VENV) dltheory-results build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -84,7 +84,7 @@ def test_resolve_ranks() -> None:
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: dt.ModeTree.flat(0), "n: needs at least one"),
+        (lambda: dt.ModeTree.flat(0), "n: expected an integer >= 1, got 0"),
         (lambda: dt.ModeTree.balanced(6), "n: 6 is not a power"),
         (lambda: dt.ModeTree.chain(-1), "n:"),
         (lambda: dt.ModeTree.grid((6, 6), window=(4, 4)), "window: grid"),
@@ -97,7 +97,7 @@ def test_resolve_ranks() -> None:
         (lambda: dt.ModeTree.from_nested([[0, 1], [3]]), "nested: .*missing: \\[2\\]"),
         (lambda: dt.ModeTree.from_nested([[0], []]), "nested: empty group"),
         (lambda: dt.ModeTree.dilated(8, [1, 1, 1]), "dilations:"),
-        (lambda: dt.ModeTree.dilated(8, [1, 2]), "dilations: .*leaves 2 nodes"),
+        (lambda: dt.ModeTree.dilated(8, [1, 2]), r"dilations: .*pools 2\*\*2 positions, not n = 8"),
         (lambda: dt.ModeTree.balanced(8).resolve_ranks(0), "ranks: width .* >= 1"),
         (lambda: dt.ModeTree.balanced(8).resolve_ranks([2, 2]), "ranks: got 2 per-level"),
         (lambda: dt.ModeTree.balanced(8).check_partition([0, 9]), "I: positions \\[9\\]"),
@@ -125,3 +125,68 @@ def test_bad_input_value_errors(call, match) -> None:  # type: ignore[no-untyped
 def test_bad_input_type_errors(call) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TypeError):
         call()
+
+
+def test_long_and_deep_trees_without_recursion() -> None:
+    import sys
+
+    n = 3 * sys.getrecursionlimit()  # deeper than any recursive walk could go
+    chain = dt.ModeTree.chain(n)
+    assert chain.depth == n - 1 and chain.num_leaves_under(chain.root) == n
+    again = dt.ModeTree.from_nested(chain.to_nested())  # to_nested and from_nested: iterative
+    assert again == chain and hash(again) == hash(chain)
+    assert chain != dt.ModeTree.balanced(4) and chain != dt.ModeTree.chain(n - 1)
+    nested: list = [0, 1]
+    for i in range(2, n):
+        nested = [nested, i]
+    assert dt.ModeTree.from_nested(nested) == chain
+    assert chain.leaves(chain.root) == tuple(range(n))
+    assert chain.leaves(n) == (0, 1) and chain.parent(n) == n + 1
+    assert "node" in chain.draw(max_lines=5)
+
+
+def test_leaf_ranges_match_the_windows() -> None:
+    for tree in (
+        dt.ModeTree.grid((4, 4), geometry="mirror"),
+        dt.ModeTree.from_nested([[3, [0, 5]], [[1], 4, 2]]),
+        dt.ModeTree.dilated(8, [4, 2, 1]),
+    ):
+        order = tree.dfs_leaves()
+        assert sorted(order) == list(range(tree.num_leaves))
+        for v in tree.nodes:
+            kids = tree.children(v)
+            expect = (v,) if not kids else tuple(sorted(x for c in kids for x in tree.leaves(c)))
+            assert tree.leaves(v) == expect and tree.num_leaves_under(v) == len(expect)
+            run = [order.index(x) for x in expect]  # a contiguous run of the DFS order
+            assert max(run) - min(run) + 1 == len(run)
+
+
+def test_memory_is_linear_and_huge_trees_are_refused_before_allocating() -> None:
+    import tracemalloc
+
+    def peak(call) -> int:  # type: ignore[no-untyped-def]
+        tracemalloc.start()
+        try:
+            call()
+        except ValueError:
+            pass
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    small, large = peak(lambda: dt.ModeTree.chain(5_000)), peak(lambda: dt.ModeTree.chain(20_000))
+    assert large < 6 * small  # x4 positions: about x4 memory, not x16 (quadratic leaf tuples)
+    for call, name in (
+        (lambda: dt.ModeTree.flat(10**9), "n"),
+        (lambda: dt.ModeTree.balanced(2**40), "n"),
+        (lambda: dt.ModeTree.chain(10**8), "n"),
+        (lambda: dt.ModeTree.grid((2**15, 2**15)), "shape"),
+        (lambda: dt.ModeTree.dilated(2**30, [1] * 30), "n"),
+    ):
+        with pytest.raises(ValueError, match=rf"^{name}: this needs about .* above the limit"):
+            call()
+        assert peak(call) < 1_000_000
+    with pytest.raises(TypeError, match="n: expected an integer >= 1, got True"):
+        dt.ModeTree.flat(True)
+    with pytest.raises(TypeError, match="v: expected an integer"):
+        dt.ModeTree.flat(3).children(1.0)  # type: ignore[arg-type]

@@ -12,6 +12,15 @@ Leaves are nodes ``0 .. N-1`` (node ``i`` *is* position ``i``).  Internal
 nodes are numbered ``N, N+1, ...`` so that every child has a smaller id than
 its parent (a topological order) and the root is the last node.  2D positions are flattened
 row-major.
+
+Storage
+-------
+Every operation is iterative (no recursion, so a chain of 10^5 positions --
+the tensor-train / recurrent case -- can be built, compared, hashed and
+drawn), and the leaf sets are stored once: the leaves in depth-first order,
+and per node the range ``[start, stop)`` of that order under it, so memory is
+linear in the number of nodes.  Trees above :data:`MAX_TREE_NODES` nodes are
+refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -19,7 +28,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-__all__ = ["ModeTree", "Ranks"]
+import numpy as np
+
+from .validation import check_choice, check_int, check_ints, check_size
+
+__all__ = ["MAX_TREE_NODES", "ModeTree", "Ranks"]
+
+#: Largest tree (nodes, leaves included) a constructor builds: ~2^22 nodes take ~0.5 GB.
+MAX_TREE_NODES = 2**22
 
 #: Widths of the internal nodes: one int for all, one int per level
 #: (level 0 pools leaves), or a mapping internal node -> width.
@@ -65,44 +81,73 @@ class ModeTree:
         kind: str = "custom",
         shape: tuple[int, ...] | None = None,
     ) -> None:
-        n = int(num_leaves)
-        self._children: tuple[tuple[int, ...], ...] = tuple(tuple(c) for c in children)
+        n = check_int(num_leaves, "num_leaves", minimum=1)
+        if isinstance(children, (str, bytes)) or not isinstance(children, Sequence):
+            raise TypeError(f"children: expected a sequence of child lists, got {children!r}")
+        check_size(len(children), "children", limit=MAX_TREE_NODES, what="tree nodes")
+        kids_all: list[tuple[int, ...]] = []
+        for v, kids in enumerate(children):
+            if isinstance(kids, (str, bytes)) or not isinstance(kids, Sequence):
+                raise TypeError(f"children: entry {v} is not a sequence of node ids: {kids!r}")
+            t = tuple(kids)
+            if not all(type(c) is int for c in t):  # fast path for the constructors' ints
+                t = tuple(check_int(c, f"children[{v}]") for c in t)
+            kids_all.append(t)
+        self._children: tuple[tuple[int, ...], ...] = tuple(kids_all)
         self._n = n
         self.kind = kind
         self.shape = shape
         total = len(self._children)
         if total <= n:
             raise ValueError("children: a mode tree needs at least one internal node (the root)")
-        parent = [-1] * total
+        par = [-1] * total
+        hgt = [0] * total
+        cnt = [1] * total
         for v in range(total):
             kids = self._children[v]
-            if v < n and kids:
-                raise ValueError(f"children: leaf {v} cannot have children")
-            if v >= n and not kids:
+            if v < n:
+                if kids:
+                    raise ValueError(f"children: leaf {v} cannot have children")
+                continue
+            if not kids:
                 raise ValueError(f"children: internal node {v} has no children")
+            h, k = 0, 0
             for c in kids:
                 if not (0 <= c < v):
                     raise ValueError(
                         f"children: node {v} lists child {c}; children must precede parents"
                     )
-                if parent[c] != -1:
+                if par[c] != -1:
                     raise ValueError(f"children: node {c} has two parents")
-                parent[c] = v
-        roots = [v for v in range(total) if parent[v] == -1]
-        if roots != [total - 1]:
-            raise ValueError(f"children: expected a single root (the last node), found {roots}")
-        self._parent = tuple(parent)
-        leaves: list[tuple[int, ...]] = []
-        height: list[int] = []
-        for v in range(total):
-            if v < n:
-                leaves.append((v,))
-                height.append(0)
-            else:
-                leaves.append(tuple(sorted(x for c in self._children[v] for x in leaves[c])))
-                height.append(1 + max(height[c] for c in self._children[v]))
-        self._leaves = tuple(leaves)
-        self._height = tuple(height)
+                par[c] = v
+                if hgt[c] > h:
+                    h = hgt[c]
+                k += cnt[c]
+            hgt[v], cnt[v] = h + 1, k
+        parent = np.asarray(par, dtype=np.int64)
+        height = np.asarray(hgt, dtype=np.int64)
+        size = np.asarray(cnt, dtype=np.int64)
+        roots = np.flatnonzero(parent == -1)
+        if roots.size != 1 or roots[0] != total - 1:
+            raise ValueError(
+                f"children: expected a single root (the last node), found {roots[:5].tolist()}"
+            )
+        # leaves in depth-first order; node v spans order[start[v]:start[v] + size[v]]
+        first = [0] * total
+        for v in range(total - 1, n - 1, -1):
+            offset = first[v]
+            for c in self._children[v]:
+                first[c] = offset
+                offset += cnt[c]
+        start = np.asarray(first, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)
+        order[start[:n]] = np.arange(n)
+        self._parent = parent
+        self._height = height
+        self._start = start
+        self._size = size
+        self._order = order
+        self._key: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -123,7 +168,7 @@ class ModeTree:
     @property
     def depth(self) -> int:
         """Number of pooling levels: the height of the root (a leaf has height 0)."""
-        return self._height[-1]
+        return int(self._height[-1])
 
     @property
     def nodes(self) -> range:
@@ -141,12 +186,22 @@ class ModeTree:
 
     def parent(self, v: int) -> int | None:
         """Parent of node ``v``, ``None`` for the root."""
-        p = self._parent[self._check_node(v)]
+        p = int(self._parent[self._check_node(v)])
         return None if p < 0 else p
 
     def leaves(self, v: int | None = None) -> tuple[int, ...]:
         """Sorted input positions under node ``v`` (the root by default)."""
-        return self._leaves[self.root if v is None else self._check_node(v)]
+        u = self.root if v is None else self._check_node(v)
+        lo = int(self._start[u])
+        return tuple(sorted(self._order[lo : lo + int(self._size[u])].tolist()))
+
+    def num_leaves_under(self, v: int) -> int:
+        """Number of input positions under node ``v`` (without listing them)."""
+        return int(self._size[self._check_node(v)])
+
+    def dfs_leaves(self) -> tuple[int, ...]:
+        """The positions in depth-first order: every node's leaves are a contiguous run."""
+        return tuple(self._order.tolist())
 
     def is_leaf(self, v: int) -> bool:
         """Whether node ``v`` is an input position."""
@@ -154,7 +209,7 @@ class ModeTree:
 
     def height(self, v: int) -> int:
         """Length of the longest path from ``v`` down to a leaf."""
-        return self._height[self._check_node(v)]
+        return int(self._height[self._check_node(v)])
 
     def level(self, v: int) -> int:
         """Level of an internal node: ``height - 1``, so nodes pooling leaves are level 0.
@@ -164,19 +219,17 @@ class ModeTree:
         """
         if self.is_leaf(v):
             raise ValueError(f"v: node {v} is a leaf and has no level")
-        return self._height[v] - 1
+        return int(self._height[v]) - 1
 
     def levels(self) -> list[list[int]]:
         """Internal nodes grouped by :meth:`level`."""
         out: list[list[int]] = [[] for _ in range(self.depth)]
         for v in self.internal_nodes:
-            out[self._height[v] - 1].append(v)
+            out[int(self._height[v]) - 1].append(v)
         return out
 
     def _check_node(self, v: int) -> int:
-        if not _is_int(v) or not (0 <= v < len(self._children)):
-            raise ValueError(f"v: {v!r} is not a node id in 0..{len(self._children) - 1}")
-        return v
+        return check_int(v, "v", minimum=0, maximum=len(self._children) - 1)
 
     # ------------------------------------------------------------ partitions
     def check_partition(self, I: Iterable[int], *, bipartition: bool = True) -> frozenset[int]:
@@ -275,39 +328,49 @@ class ModeTree:
             nested = [nested]
         if not isinstance(nested, (list, tuple)):
             raise TypeError(f"nested: expected a nested list of ints, got {type(nested).__name__}")
-        seen: list[int] = []
-
-        def scan(x: Any) -> None:
-            if _is_int(x):
-                seen.append(x)
-            elif isinstance(x, (list, tuple)):
-                if not x:
-                    raise ValueError("nested: empty group; every pooling window needs a child")
-                for y in x:
-                    scan(y)
+        # one pass, no recursion: post-order over an explicit stack of (group, next child)
+        children: list[tuple[int, ...]] = []
+        leaf_ids: list[int] = []
+        built: list[list[int]] = [[]]  # node ids of the children built so far, per open group
+        stack: list[tuple[Any, int]] = [(nested, 0)]
+        groups = 0
+        while stack:
+            group, k = stack.pop()
+            if k == 0 and not group:
+                raise ValueError("nested: empty group; every pooling window needs a child")
+            if k < len(group):
+                stack.append((group, k + 1))
+                x = group[k]
+                if _is_int(x):
+                    leaf_ids.append(int(x))
+                    built[-1].append(-1 - int(x))  # a leaf, encoded until N is known
+                elif isinstance(x, (list, tuple)):
+                    groups += 1
+                    check_size(groups, "nested", limit=MAX_TREE_NODES, what="tree nodes")
+                    built.append([])
+                    stack.append((x, 0))
+                else:
+                    raise TypeError(f"nested: entries must be ints or lists, got {x!r}")
             else:
-                raise TypeError(f"nested: entries must be ints or lists, got {x!r}")
-
-        scan(nested)
-        n = len(seen)
-        if sorted(seen) != list(range(n)):
-            dup = sorted({i for i in seen if seen.count(i) > 1})
-            missing = sorted(set(range(n)) - set(seen))
+                children.append(tuple(built.pop()))
+                if built:  # the root's frame is the last to close
+                    built[-1].append(len(children) - 1)
+        n = len(leaf_ids)
+        if sorted(leaf_ids) != list(range(n)):
+            counts = np.bincount(np.clip(leaf_ids, 0, None)) if leaf_ids else np.zeros(0)
+            dup = np.flatnonzero(counts > 1)[:5].tolist()
+            missing = sorted(set(range(n)) - set(leaf_ids))[:5]
+            out = sorted({i for i in leaf_ids if not 0 <= i < n})[:5]
             raise ValueError(
                 f"nested: leaves must be 0..{n - 1} each exactly once "
-                f"(repeated: {dup[:5]}, missing: {missing[:5]})"
+                f"(repeated: {dup}, missing: {missing}, out of range: {out})"
             )
-        children: list[tuple[int, ...]] = [() for _ in range(n)]
 
-        def build(x: Any) -> int:
-            if _is_int(x):
-                return int(x)
-            kids = tuple(build(y) for y in x)
-            children.append(kids)
-            return len(children) - 1
+        def node(c: int) -> int:  # leaf -1-i -> i; the j-th group -> N + j
+            return -1 - c if c < 0 else n + c
 
-        build(nested)
-        return cls(children, n, kind=kind)
+        final = [() for _ in range(n)] + [tuple(node(c) for c in kids) for kids in children]
+        return cls(final, n, kind=kind)
 
     @classmethod
     def _from_groups(
@@ -327,17 +390,22 @@ class ModeTree:
         return cls(children, n, kind=kind, shape=shape)
 
     @staticmethod
-    def _check_n(n: Any, name: str = "n") -> int:
-        if not _is_int(n):
-            raise TypeError(f"{name}: expected an int, got {n!r}")
-        if n < 1:
-            raise ValueError(f"{name}: needs at least one position, got {n}")
-        return int(n)
+    def _check_n(n: Any, name: str = "n", nodes_per_leaf: float = 2.0) -> int:
+        """The number of positions, refused before any work when the tree would be too large."""
+        out = check_int(n, name, minimum=1, fix="a tree needs at least one position")
+        check_size(
+            out * nodes_per_leaf,
+            name,
+            limit=MAX_TREE_NODES,
+            what=f"a tree over {out} positions (nodes)",
+            bytes_per_entry=128,
+        )
+        return out
 
     @classmethod
     def flat(cls, n: int) -> ModeTree:
         """One global pooling window: the CP decomposition / shallow ConvAC."""
-        n = cls._check_n(n)
+        n = cls._check_n(n, nodes_per_leaf=1.0)
         return cls._from_groups(n, [[list(range(n))]], "flat")
 
     @classmethod
@@ -347,9 +415,8 @@ class ModeTree:
         ``n`` must be a power of ``arity`` (size-2 pooling over 2^L positions
         gives the deep network of Cohen et al., COLT'16).
         """
-        n = cls._check_n(n)
-        if not _is_int(arity) or arity < 2:
-            raise ValueError(f"arity: needs an int >= 2, got {arity!r}")
+        arity = check_int(arity, "arity", minimum=2)
+        n = cls._check_n(n, nodes_per_leaf=1.0 + 1.0 / (arity - 1))
         levels, m = [], n
         while m > 1:
             if m % arity:
@@ -405,10 +472,10 @@ class ModeTree:
         h, w = int(window[0]), int(window[1])
         if H < 1 or W < 1:
             raise ValueError(f"shape: sides must be >= 1, got {shape!r}")
+        check_size(2 * H * W, "shape", limit=MAX_TREE_NODES, what=f"a {H}x{W} grid tree (nodes)")
         if h < 1 or w < 1 or h * w < 2:
             raise ValueError(f"window: needs sides >= 1 and at least 2 positions, got {window!r}")
-        if geometry not in ("square", "mirror"):
-            raise ValueError(f"geometry: expected 'square' or 'mirror', got {geometry!r}")
+        check_choice(geometry, "geometry", ("square", "mirror"))
         levels: list[list[list[int]]] = []
         if geometry == "mirror":
             for side, name in ((H, "H"), (W, "W")):
@@ -474,11 +541,15 @@ class ModeTree:
             When the scheme does not tile the ``n`` positions into one tree.
         """
         n = cls._check_n(n)
-        if not _is_int(kernel) or kernel < 2:
-            raise ValueError(f"kernel: needs an int >= 2, got {kernel!r}")
-        ds = list(dilations)
-        if not ds or not all(_is_int(d) and d >= 1 for d in ds):
-            raise ValueError(f"dilations: expected a non-empty sequence of ints >= 1, got {ds!r}")
+        kernel = check_int(kernel, "kernel", minimum=2)
+        ds = list(check_ints(dilations, "dilations", minimum=1))
+        if not ds:
+            raise ValueError("dilations: expected a non-empty sequence of ints >= 1, got []")
+        if len(ds) > 64 or kernel ** len(ds) != n:
+            raise ValueError(
+                f"dilations: the scheme {ds[:8]} with kernel {kernel} pools {kernel}**{len(ds)} "
+                f"positions, not n = {n}; it needs kernel**len(dilations) == n"
+            )
         sets: list[frozenset[int]] = [frozenset([i]) for i in range(n)]
         levels: list[list[list[int]]] = []
         for d in ds:
@@ -511,21 +582,45 @@ class ModeTree:
 
     # ---------------------------------------------------------------- display
     def to_nested(self, v: int | None = None) -> Any:
-        """Nested-list form (inverse of :meth:`from_nested`)."""
-        v = self.root if v is None else self._check_node(v)
-        if v < self._n:
-            return v
-        return [self.to_nested(c) for c in self._children[v]]
+        """Nested-list form (inverse of :meth:`from_nested`), built without recursion."""
+        top = self.root if v is None else self._check_node(v)
+        if top < self._n:
+            return top
+        made: dict[int, list[Any]] = {}
+        stack = [(top, False)]
+        while stack:
+            u, done = stack.pop()
+            if done:
+                made[u] = [c if c < self._n else made.pop(c) for c in self._children[u]]
+                continue
+            stack.append((u, True))
+            stack.extend((c, False) for c in self._children[u] if c >= self._n)
+        return made[top]
 
     def __repr__(self) -> str:
         extra = f", shape={self.shape}" if self.shape else ""
         return f"ModeTree({self.kind}, num_leaves={self._n}, depth={self.depth}{extra})"
 
-    def _canonical(self) -> Any:
-        def walk(v: int) -> Any:
-            return v if v < self._n else tuple(walk(c) for c in self._children[v])
+    def _canonical(self) -> tuple[int, ...]:
+        """The windows as a flat token sequence (leaf ids, -1 opens a node, -2 closes it).
 
-        return walk(self.root)
+        Independent of the node numbering; computed once, iteratively.
+        """
+        if self._key is None:
+            tokens: list[int] = []
+            stack: list[int] = [self.root]
+            while stack:
+                u = stack.pop()
+                if u == -2:
+                    tokens.append(-2)
+                elif u < self._n:
+                    tokens.append(u)
+                else:
+                    tokens.append(-1)
+                    stack.append(-2)
+                    stack.extend(reversed(self._children[u]))
+            self._key = tuple(tokens)
+        return self._key
 
     def __eq__(self, other: object) -> bool:
         """Structural equality: the same windows, whatever the node numbering."""
@@ -538,7 +633,7 @@ class ModeTree:
         """A text drawing of the tree, one node per line (truncated after ``max_lines``)."""
 
         def span(v: int) -> str:
-            lv = self._leaves[v]
+            lv = self.leaves(v)
             if len(lv) == 1:
                 return str(lv[0])
             if lv == tuple(range(lv[0], lv[-1] + 1)):
