@@ -24,17 +24,21 @@ from typing import Any
 import dltheory as dt
 
 
-def measure(call: Callable[[], Any]) -> tuple[float, float, Any]:
-    tracemalloc.start()
+def measure(call: Callable[[], Any], memory: bool = False) -> tuple[float, float, Any]:
+    """Seconds of one call (untraced), and with ``memory`` the peak traced MB of a second call."""
     t0 = time.perf_counter()
     try:
         out = call()
     except (RecursionError, MemoryError) as exc:
         out = exc
     seconds = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return seconds, peak / 1e6, out
+    peak = 0.0
+    if memory and not isinstance(out, BaseException):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+    return seconds, peak, out
 
 
 def cases(cls: Any, n: int) -> dict[str, Callable[[], Any]]:
@@ -53,14 +57,14 @@ def run(cls: Any, label: str, sizes: list[int]) -> None:
     print(f"{head[0]:18} {head[1]:>9} {head[2]:>9} {head[3]:>9} {head[4]:>9} {head[5]:>9}")
     for n in sizes:
         for name, build in cases(cls, n).items():
-            t_build, mb, tree = measure(build)
+            t_build, mb, tree = measure(build, memory=True)
             if isinstance(tree, BaseException):
                 print(f"{name:18} {type(tree).__name__}")
                 continue
             other = build()
-            t_eq, _, eq = measure(lambda: tree == other)
-            t_hash, _, h = measure(lambda: hash(tree))
-            t_nested, _, back = measure(lambda: cls.from_nested(tree.to_nested()))
+            t_eq, _, eq = measure(lambda a=tree, b=other: a == b)
+            t_hash, _, h = measure(lambda a=tree: hash(a))
+            t_nested, _, back = measure(lambda a=tree: cls.from_nested(a.to_nested()))
 
             def show(t: float, res: Any) -> str:
                 return type(res).__name__[:9] if isinstance(res, BaseException) else f"{t:.4f}"
