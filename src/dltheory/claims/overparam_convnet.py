@@ -1,268 +1,237 @@
 """Claim ``overparam-convnet``: overparameterizing the dense layers of a ConvNet speeds it up.
 
 Arora, Cohen and Hazan, "On the Optimization of Deep Networks: Implicit
-Acceleration by Overparameterization", ICML 2018, Section 8: replacing each
-dense layer of a ConvNet by a product of two matrices (no nonlinearity between
-them) leaves the set of functions the network can express unchanged, yet with
-the same optimizer and learning rate the overparameterized network reaches a
-given training loss in fewer iterations.
+Acceleration by Overparameterization", ICML 2018 (arXiv 1802.06509),
+Section 8 (non-linear experiment, Figure 6): the convolutional network of
+TensorFlow's MNIST tutorial (``tensorflow/models``,
+``tutorials/image/mnist/convolutional.py``) was overparameterized "by simply
+placing two matrices in succession instead of the matrix in each dense
+layer" -- no nonlinearity between them, inner widths the smallest that do not
+restrict the product, so the set of functions is unchanged -- and with "an
+addition of roughly 15% in number of parameters, optimization accelerated by
+orders of magnitude" (N. Cohen, offconvex.org, 2 March 2018).  Their figure
+plots the minibatch training objective (cross-entropy plus the tutorial's L2
+term) against iterations over the tutorial's 10 epochs (about 8600 steps):
+the original network goes from about 4 to 1.6, the overparameterized one
+from about 14 to 0.05.
 
-Protocol (fixed before any result was seen)
--------------------------------------------
+Protocol v2 (fixed before any v2 result was seen)
+-------------------------------------------------
+The paper's network, optimizer, regularization and overparameterization,
+on data a 2-core CPU can train on in the budget:
+
 Data
-    :func:`dltheory.data.load_digits` (default split, seed 0); training on the
-    1437 training images of shape ``(1, 8, 8)``.
-Networks
-    ``original``: ``Conv2d(1, 32, 3, padding=1)`` + ReLU + ``MaxPool2d(2)``,
-    ``Conv2d(32, 64, 3, padding=1)`` + ReLU + ``MaxPool2d(2)``, flatten (256),
-    ``Linear(256, 72)`` + ReLU, ``Linear(72, 10)``.  ``overparam``: the same,
-    with each ``Linear(a, b)`` replaced by ``Linear(a, k, bias=False)``
-    followed by ``Linear(k, b)``, ``k = min(a, b)``, so the product has no rank
-    constraint (pure overparameterization, about 14 % more parameters).
-    PyTorch default initialization, float32.
+    :func:`dltheory.data.load_digits` (default split, seed 0): the 1437
+    training images, 8x8, pixels mapped to ``[-0.5, 0.5]`` as the tutorial
+    maps MNIST's (MNIST is not available offline, and at 28x28 one step costs
+    about 8x more than at 8x8, which would leave a few hundred steps per run).
+Network (the tutorial's, at 8x8 input)
+    ``conv 5x5, 32`` (SAME padding) + ReLU + ``max-pool 2x2``, ``conv 5x5, 64``
+    + ReLU + ``max-pool 2x2``, flatten (``2*2*64 = 256``; MNIST: 3136),
+    dense ``256 -> 512`` + ReLU + dropout 0.5 (training only), dense
+    ``512 -> 10``.  Initialization as the tutorial: weights truncated normal
+    (std 0.1, redrawn beyond 2 std), biases conv1 0, conv2 0.1, dense 0.1.
+Overparameterization (the paper's)
+    Each dense weight ``W (out x in)`` becomes a product ``W2 @ W1`` with inner
+    width ``min(in, out)`` (256 and 10; MNIST: 512 and 10), the new matrix
+    initialized like the others (truncated normal, std 0.1), the bias kept
+    after the product: +34.8 % parameters (MNIST: +15.8 %, "roughly 15 %").
+Objective (the tutorial's)
+    Mean cross-entropy of the minibatch plus ``5e-4 * (|W|^2 + |b|^2) / 2``
+    summed over the dense layers.  In the overparameterized network the L2
+    term is taken on the end-to-end matrix ``W2 @ W1``, so both networks
+    minimize the same function of the end-to-end network.  The paper does not
+    say this in the text available here; it is inferred from its figure: the
+    overparameterized curve starts near 14, which is the initial L2 term of
+    the products (about 12) plus the cross-entropy, while an L2 term on the
+    factors (about 3.6) would start it below the original's.
+Optimizer (the tutorial's)
+    SGD with momentum 0.9, learning rate ``0.01 * 0.95 ** floor(64 * step /
+    55000)`` (the tutorial decays once per 55000 examples; the same
+    per-iteration schedule is kept here, not one decay per pass over 1437
+    images), minibatches of 64 at offsets ``(64 * step) mod (n - 64)`` of the
+    training set as the tutorial reads MNIST, here in a seeded random order.
 Pairing
-    For seed index ``s`` both variants share the unit seed; the minibatch order
-    comes from a :class:`torch.Generator` seeded from it (identical for both
-    variants) and the initialization from ``torch.manual_seed`` of a seed
-    derived from it (so the convolutional layers start identical too).
-Training
-    Adam, learning rate ``lr`` (1e-3), minibatches of ``batch_size`` (64)
-    drawn by reshuffling every epoch, cross-entropy loss.
+    For seed index ``s`` both variants share the unit seed, hence the data
+    order, the dropout masks (drawn from their own generator, one ``64 x 512``
+    mask per step) and the initialization of both convolutional layers and
+    all biases; the dense matrices are drawn from a per-variant generator.
 Measurement
-    At step 0 and every ``eval_every`` (10) steps, the full training-set
-    cross-entropy (eval mode, no gradient).  Iterations to target: the first
-    evaluated step with training loss ``<= target`` (0.05).  A run stops at
-    ``max_steps`` (then: ``None``), at a non-finite loss (``None`` and a note),
-    or once the target has been reached and the loss evaluated for a further
-    10 % of steps.
+    At step 0 and every ``eval_every`` (25) steps, the full training
+    objective: the cross-entropy of the whole training set in eval mode (no
+    dropout) plus the L2 term.  (The paper plots the minibatch objective,
+    which dropout and sampling make too noisy for a first-crossing time; its
+    per-window mean is recorded beside.)  Iterations to target: the first
+    evaluated step with objective ``<= target`` (0.26).  A run stops at
+    ``max_steps`` (2000), at a non-finite objective, or once the target has
+    been reached and a further 10 % of steps evaluated.  Both profiles use the
+    same target and step budget; they differ in the number of seeds (quick 4,
+    full 24).
+Choice of target and budget
+    Sized by a one-seed probe of the *original* network alone (a seed outside
+    the protocol's; the overparameterized network's objective was not looked
+    at): its objective was 2.65 at step 0, 0.33 at 200, 0.264 at 600, 0.259
+    at 700 and 0.250 at 1000, with the cross-entropy below 0.01 from step 500,
+    so from there on its objective is mostly its L2 term -- as the original's
+    curve in the paper's figure.  A target the original reaches after about a
+    third of the budget lets a slow-down of up to about 3x be measured without
+    censoring.  One step costs about 8 ms (original) and 12 ms
+    (overparameterized) on one core: 2000 steps of 4 seeds fit the quick
+    budget even where every run is censored.
 
 Verdict
 -------
-Unreached counts as ``+inf``.  Reproduced iff the median over seeds of the
-overparameterized net's iterations is finite and smaller than the original
-net's median.
+The speed-up is ``iterations_to_target(original) /
+iterations_to_target(overparam)`` paired over seeds, as
+:func:`~dltheory.claims.evidence.paired_ratio` (geometric mean, 95 % t interval
+of the log ratios).  The claim holds iff the speed-up is > 1: ``reproduced``
+if the whole interval lies above 1, ``not reproduced`` if it lies at or
+below 1, ``inconclusive`` otherwise (with the seeds that would decide it).  A
+run that does not reach the target counts as ``max_steps`` (censored); if any
+count is censored the verdict is ``inconclusive`` ("a larger step budget
+decides it"), whatever the interval says.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
+import textwrap
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import nn
 
-from ..data import load_digits
+from ._tutorial_convnet import (
+    BATCH_SIZE,
+    L2_WEIGHT,
+    VARIANTS,
+    ConvNet,
+    Dense,
+    build,
+    collapse_into,
+    count_params,
+    iterations_to_target,
+    learning_rate,
+    subsample,
+    train_curve,
+)
 from ._util import derive_seed, pyplot
-from .base import Claim, Param, Unit, Verdict, register
+from .base import Claim, Param, Revision, Unit, register
+from .evidence import INCONCLUSIVE, Effect, Verdict, draw_effects, draw_paired, paired_ratio
+
+#: Name of the effect the verdict decides on.
+SPEEDUP = "speed-up: original / overparam iterations to target"
 
 __all__ = [
+    "BATCH_SIZE",
+    "ConvNet",
+    "Dense",
+    "L2_WEIGHT",
     "OverparamConvNet",
+    "SPEEDUP",
     "VARIANTS",
     "build",
-    "count_params",
     "collapse_into",
-    "train_curve",
+    "count_params",
     "iterations_to_target",
+    "learning_rate",
+    "train_curve",
 ]
-
-#: ``original``: the plain ConvNet; ``overparam``: each dense layer a product of two matrices.
-VARIANTS = ("original", "overparam")
-
-_CONV_OUT = 64 * 2 * 2
-_HIDDEN = 72
-_CLASSES = 10
-
-
-def _dense(a: int, b: int, overparam: bool) -> nn.Module:
-    if not overparam:
-        return nn.Linear(a, b)
-    k = min(a, b)
-    return nn.Sequential(nn.Linear(a, k, bias=False), nn.Linear(k, b))
-
-
-def build(variant: str) -> nn.Sequential:
-    """The ConvNet of this claim: ``original`` or ``overparam`` (dense layers factorized).
-
-    The module indices agree between the variants: ``0`` and ``3`` are the
-    convolutions, ``7`` and ``9`` the dense layers (a :class:`~torch.nn.Linear`
-    or a two-factor :class:`~torch.nn.Sequential`).
-    """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
-    over = variant == "overparam"
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        _dense(_CONV_OUT, _HIDDEN, over),
-        nn.ReLU(),
-        _dense(_HIDDEN, _CLASSES, over),
-    )
-
-
-def count_params(net: nn.Module) -> int:
-    """Number of scalar parameters of ``net``."""
-    return sum(p.numel() for p in net.parameters())
-
-
-def collapse_into(over: nn.Sequential, orig: nn.Sequential) -> None:
-    """Set ``orig`` to the function of ``over``: copy the convolutions, multiply the factors.
-
-    Each dense layer of ``orig`` gets weight ``W2 @ W1`` and the bias of the
-    second factor, so both networks compute the same function.
-    """
-    with torch.no_grad():
-        for i in (0, 3):
-            conv_o, conv_v = orig[i], over[i]
-            assert isinstance(conv_o, nn.Conv2d) and isinstance(conv_v, nn.Conv2d)
-            conv_o.weight.copy_(conv_v.weight)
-            assert conv_o.bias is not None and conv_v.bias is not None
-            conv_o.bias.copy_(conv_v.bias)
-        for i in (7, 9):
-            lin, pair = orig[i], over[i]
-            assert isinstance(lin, nn.Linear) and isinstance(pair, nn.Sequential)
-            first, second = pair[0], pair[1]
-            assert isinstance(first, nn.Linear) and isinstance(second, nn.Linear)
-            lin.weight.copy_(second.weight @ first.weight)
-            assert second.bias is not None
-            lin.bias.copy_(second.bias)
-
-
-@functools.lru_cache(maxsize=1)
-def _train_data() -> tuple[torch.Tensor, torch.Tensor]:
-    ds = load_digits()
-    return ds.x_train, ds.y_train
-
-
-def iterations_to_target(curve: list[tuple[int, float]], target: float) -> int | None:
-    """The first evaluated step whose training loss is ``<= target``; ``None`` if none."""
-    for step, loss in curve:
-        if loss <= target:
-            return step
-    return None
-
-
-def train_curve(
-    variant: str,
-    seed: int,
-    *,
-    max_steps: int,
-    lr: float,
-    batch_size: int,
-    target: float,
-    eval_every: int,
-) -> dict[str, Any]:
-    """Train one network of the protocol; the training-loss curve and the iterations to target.
-
-    Returns a dict with ``curve`` (list of ``(step, loss)``), ``iterations``
-    (``int`` or ``None``), ``steps`` (steps taken), ``note`` and
-    ``num_params``.  Deterministic in ``seed`` (single-threaded CPU).
-    """
-    x, y = _train_data()
-    n = x.shape[0]
-    torch.manual_seed(derive_seed(seed, "init"))
-    net = build(variant)
-    gen = torch.Generator().manual_seed(derive_seed(seed, "batches"))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def full_loss() -> float:
-        net.eval()
-        with torch.no_grad():
-            value = float(loss_fn(net(x), y))
-        net.train()
-        return value
-
-    curve: list[tuple[int, float]] = []
-    hit: int | None = None
-    stop_at = max_steps
-    note = ""
-    perm = torch.randperm(n, generator=gen)
-    pos = 0
-    step = 0
-    while True:
-        if step % eval_every == 0 or step == max_steps:
-            loss = full_loss()
-            curve.append((step, loss))
-            if not math.isfinite(loss):
-                note = f"non-finite training loss at step {step}"
-                hit = None
-                break
-            if hit is None and loss <= target:
-                hit = step
-                stop_at = min(max_steps, step + max(eval_every, math.ceil(0.1 * step)))
-        if step >= stop_at:
-            break
-        if pos + batch_size > n:  # reshuffle every epoch (the last partial batch is dropped)
-            perm = torch.randperm(n, generator=gen)
-            pos = 0
-        idx = perm[pos : pos + batch_size]
-        pos += batch_size
-        opt.zero_grad()
-        loss_fn(net(x[idx]), y[idx]).backward()
-        opt.step()
-        step += 1
-    if hit is None and not note:
-        note = f"target {target:g} not reached in {max_steps} steps"
-    return {
-        "curve": curve,
-        "iterations": hit,
-        "steps": step,
-        "note": note,
-        "num_params": count_params(net),
-    }
-
-
-def _subsample(curve: list[tuple[int, float]], most: int = 200) -> list[list[float]]:
-    if len(curve) <= most:
-        keep = list(range(len(curve)))
-    else:
-        keep = sorted({round(i * (len(curve) - 1) / (most - 1)) for i in range(most)})
-    return [[int(curve[i][0]), float(curve[i][1])] for i in keep]
 
 
 def _param_counts() -> dict[str, int]:
     return {v: count_params(build(v)) for v in VARIANTS}
 
 
-def _median(values: list[float]) -> float:
-    return float(statistics.median(values)) if values else math.inf
+def _counts(
+    results: list[dict[str, Any]], max_steps: int
+) -> tuple[list[int], list[float], list[float], list[bool], list[bool]]:
+    """Paired seeds and their iterations to target (censored at ``max_steps``)."""
+    by: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in VARIANTS}
+    for r in results:
+        by[str(r["variant"])][int(r["seed_index"])] = r
+    seeds = sorted(set(by["original"]) & set(by["overparam"]))
+    out: dict[str, tuple[list[float], list[bool]]] = {}
+    for v in VARIANTS:
+        its = [by[v][s]["iterations"] for s in seeds]
+        # a run at the target from the start counts as one iteration (a ratio needs > 0)
+        out[v] = (
+            [float(max_steps) if it is None else float(max(int(it), 1)) for it in its],
+            [it is None for it in its],
+        )
+    return seeds, out["original"][0], out["overparam"][0], out["original"][1], out["overparam"][1]
 
 
 @register
 class OverparamConvNet(Claim):
-    """Factorized dense layers reach a target training loss in fewer Adam steps (ACH 2018, S8)."""
+    """Factorized dense layers reach a target training objective in fewer steps (ACH 2018, S8)."""
 
     id = "overparam-convnet"
     title = "Implicit acceleration by overparameterization in a ConvNet"
     source = (
         "Arora, Cohen, Hazan, 'On the Optimization of Deep Networks: Implicit Acceleration "
-        "by Overparameterization', ICML 2018, Section 8"
+        "by Overparameterization', ICML 2018 (arXiv 1802.06509), Section 8 and Figure 6; "
+        "network and optimizer: TensorFlow's MNIST tutorial "
+        "(tensorflow/models tutorials/image/mnist/convolutional.py)"
     )
     statement = (
-        "A small ConvNet on real digits whose dense layers are each replaced by a product of two "
-        "matrices (no nonlinearity between, no rank constraint) reaches a target training loss "
-        "in fewer iterations, with the same optimizer (Adam) and learning rate."
+        "Replacing each dense weight matrix of TensorFlow's MNIST tutorial ConvNet by a product "
+        "of two matrices (inner width min(in, out), so nothing is lost in expressiveness) makes "
+        "the tutorial's own optimizer (SGD with momentum 0.9, learning rate 0.01 decayed by 0.95 "
+        "per 55000 examples, batch 64, dropout 0.5, L2 5e-4 on the dense layers) reach a target "
+        "training objective in fewer iterations."
     )
     data_note = (
-        "The paper used MNIST with TensorFlow's tutorial ConvNet; here scikit-learn's bundled "
-        "8x8 digits and a small two-conv, two-dense ConvNet stand in."
+        "MNIST (28x28, 55000 training images) is replaced by scikit-learn's bundled 8x8 digits "
+        "(1437 training images), so the tutorial network's first dense layer has 256 inputs "
+        "instead of 3136 and the overparameterization adds 34.8 % parameters instead of 15.8 %."
+    )
+    rule = (
+        "Paired over seeds (both variants of a seed share the minibatch order, the dropout masks "
+        "and the initial convolutions and biases), the speed-up is the geometric mean of "
+        "iterations-to-target(original) / iterations-to-target(overparameterized) with a 95 % t "
+        "interval of the log ratios (evidence.paired_ratio); it holds iff > 1: reproduced if the "
+        "whole interval lies above 1, not reproduced if it lies at or below 1, inconclusive "
+        "otherwise (with the seeds that would decide it).  A run that misses the target counts "
+        "at max_steps (censored), and any censored count makes the verdict inconclusive: a "
+        "larger step budget decides it."
+    )
+    version = 2
+    history = (
+        Revision(
+            version=2,
+            date="2026-12-01",
+            change=(
+                "The paper's own set-up instead of a home-made one: TensorFlow's MNIST tutorial "
+                "ConvNet (5x5 convolutions with 32 and 64 filters, dense 512 with dropout 0.5, "
+                "truncated-normal initialization) on 8x8 digits, the tutorial's optimizer (SGD "
+                "with momentum 0.9, learning rate 0.01 decayed 0.95 per 55000 examples) and "
+                "objective (cross-entropy plus 5e-4 L2 on the dense layers, on the end-to-end "
+                "matrix when factorized) instead of Adam at 1e-3 without regularization; target "
+                "on the full training objective (0.26, 2000-step budget) instead of the "
+                "cross-entropy (0.05); "
+                "verdict by a paired geometric-mean speed-up with a 95 % t interval over 4 "
+                "(quick) or 24 (full) seeds, censored runs making it inconclusive, instead of "
+                "comparing medians."
+            ),
+            why=(
+                "v1 said 'not reproduced' on 3 seeds (quick: median 390 vs 430 iterations, "
+                "overparam faster on 1/3) and 'reproduced' on 10 (full: 405 vs 385, x1.05, faster "
+                "on 7/10) with an effect inside the seed spread: a median comparison with no "
+                "interval cannot tell a refuted claim from an under-powered run; and v1's "
+                "network and optimizer were not the paper's."
+            ),
+        ),
     )
     params = (
-        Param("seeds", "int", 3, 10, "seeds (paired runs of both variants)", minimum=1),
-        Param("max_steps", "int", 1500, 3000, "step budget of a run", minimum=1),
-        Param("lr", "float", 1e-3, 1e-3, "Adam learning rate (both variants)", minimum=0.0),
-        Param("batch_size", "int", 64, 64, "minibatch size", minimum=1),
-        Param("target", "float", 0.05, 0.05, "target full training cross-entropy", minimum=0.0),
-        Param("eval_every", "int", 10, 10, "steps between training-loss evaluations", minimum=1),
+        Param("seeds", "int", 4, 24, "seeds (paired runs of both variants)", minimum=1),
+        Param("max_steps", "int", 2000, 2000, "step budget of a run (censoring point)", minimum=1),
+        Param(
+            "target", "float", 0.26, 0.26, "target full training objective (CE + L2)", minimum=0.0
+        ),
+        Param("eval_every", "int", 25, 25, "steps between objective evaluations", minimum=1),
     )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
@@ -272,12 +241,10 @@ class OverparamConvNet(Claim):
                     "variant": v,
                     "seed_index": s,
                     "max_steps": int(params["max_steps"]),
-                    "lr": float(params["lr"]),
-                    "batch_size": int(params["batch_size"]),
                     "target": float(params["target"]),
                     "eval_every": int(params["eval_every"]),
                 },
-                # The same seed for both variants: paired minibatch order and conv init.
+                # The same seed for both variants: paired data order, dropout and conv init.
                 derive_seed(seed, self.id, s),
             )
             for s in range(int(params["seeds"]))
@@ -292,137 +259,165 @@ class OverparamConvNet(Claim):
             variant,
             seed,
             max_steps=int(config["max_steps"]),
-            lr=float(config["lr"]),
-            batch_size=int(config["batch_size"]),
             target=float(config["target"]),
             eval_every=int(config["eval_every"]),
         )
-        curve: list[tuple[int, float]] = out["curve"]
+        curve: list[list[float]] = out["curve"]
         return {
             "variant": variant,
             "seed_index": int(config["seed_index"]),
             "iterations": out["iterations"],
+            "censored": out["iterations"] is None,
             "steps": out["steps"],
-            "final_loss": float(curve[-1][1]),
-            "curve": _subsample(curve),
+            "final_objective": float(curve[-1][1]),
+            "final_cross_entropy": float(curve[-1][2]),
+            "curve": subsample(curve),
+            "batch_curve": subsample(out["batch_curve"]),
             "num_params": out["num_params"],
             "note": out["note"],
+            "init_digest": out["init_digest"],
+            "stream_digest": out["stream_digest"],
             "wall_s": time.perf_counter() - t0,
         }
 
-    def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
-        target, lr = float(params["target"]), float(params["lr"])
-        iters: dict[str, dict[int, float]] = {v: {} for v in VARIANTS}
-        for r in results:
-            it = r["iterations"]
-            iters[r["variant"]][int(r["seed_index"])] = math.inf if it is None else float(it)
-        med = {v: _median(list(iters[v].values())) for v in VARIANTS}
-        m_orig, m_over = med["original"], med["overparam"]
-        ok = math.isfinite(m_over) and m_over < m_orig
-        ratio = m_orig / m_over if m_over > 0 else math.inf
-        seeds = sorted(set(iters["original"]) & set(iters["overparam"]))
-        faster = sum(iters["overparam"][s] < iters["original"][s] for s in seeds)
+    def _effect(
+        self, params: Mapping[str, Any], results: list[dict[str, Any]]
+    ) -> tuple[Effect | None, dict[str, Any]]:
+        max_steps = int(params["max_steps"])
+        seeds, orig, over, cens_o, cens_v = _counts(results, max_steps)
         counts = _param_counts()
-        extra = counts["overparam"] / counts["original"] - 1.0
+        info: dict[str, Any] = {
+            "seeds": seeds,
+            "original": orig,
+            "overparam": over,
+            "censored_original": cens_o,
+            "censored_overparam": cens_v,
+            "params": counts,
+        }
+        if not seeds:
+            return None, info
+        return paired_ratio(orig, over, name=SPEEDUP, threshold=1.0), info
 
-        def show(value: float) -> float | None:
-            return value if math.isfinite(value) else None
+    def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
+        target, max_steps = float(params["target"]), int(params["max_steps"])
+        effect, info = self._effect(params, results)
+        counts = info["params"]
+        extra = counts["overparam"] / counts["original"] - 1.0
+        if effect is None:
+            return Verdict(
+                INCONCLUSIVE,
+                "no seed has results for both variants",
+                {"target": target, "max_steps": max_steps},
+                decide_by="run both variants on at least 2 seeds",
+            )
+        seeds, orig, over = info["seeds"], info["original"], info["overparam"]
+        cens_o, cens_v = info["censored_original"], info["censored_overparam"]
+        n_cens = sum(cens_o) + sum(cens_v)
+        faster = sum(b < a for a, b in zip(orig, over, strict=True))
+
+        def shown(value: float, censored: bool) -> float | None:
+            return None if censored else value
 
         numbers: dict[str, Any] = {
-            "median_iterations_original": show(m_orig),
-            "median_iterations_overparam": show(m_over),
-            "speedup_ratio": show(ratio),
-            "spread_original": [
-                show(min(iters["original"].values(), default=math.inf)),
-                show(max(iters["original"].values(), default=math.inf)),
-            ],
-            "spread_overparam": [
-                show(min(iters["overparam"].values(), default=math.inf)),
-                show(max(iters["overparam"].values(), default=math.inf)),
-            ],
+            "speedup": effect.estimate,
+            "speedup_ci95": [effect.low, effect.high if math.isfinite(effect.high) else None],
+            "speedup_effect": effect.to_json(),
+            "median_iterations_original": statistics.median(orig),
+            "median_iterations_overparam": statistics.median(over),
             "per_seed_original_vs_overparam": {
-                str(s): [show(iters["original"][s]), show(iters["overparam"][s])] for s in seeds
+                str(s): [shown(a, ca), shown(b, cb)]
+                for s, a, b, ca, cb in zip(seeds, orig, over, cens_o, cens_v, strict=True)
             },
             "seeds_overparam_faster": f"{faster}/{len(seeds)}",
+            "censored_runs": {"original": sum(cens_o), "overparam": sum(cens_v)},
             "params_original": counts["original"],
             "params_overparam": counts["overparam"],
             "extra_param_fraction": extra,
             "target": target,
-            "lr": lr,
+            "max_steps": max_steps,
+            "paper": (
+                "Figure 6 (batch objective, MNIST, ~8600 steps): original ~4 -> 1.6, "
+                "overparameterized ~14 -> 0.05; 'accelerated by orders of magnitude'"
+            ),
         }
-
-        def fmt(value: float) -> str:
-            return f"{value:g}" if math.isfinite(value) else "never"
-
+        hi = "inf" if not math.isfinite(effect.high) else f"x{effect.high:.2f}"
         summary = (
-            f"median iterations to training loss <= {target:g}: original {fmt(m_orig)}, "
-            f"overparameterized {fmt(m_over)} (speed-up x{ratio:.2f}; overparam faster on "
-            f"{faster}/{len(seeds)} seeds; {extra:+.1%} parameters, Adam lr {lr:g})"
+            f"speed-up x{effect.estimate:.2f} (95% CI x{effect.low:.2f} to {hi}, n={effect.n}) "
+            f"in iterations to training objective <= {target:g}: median original "
+            f"{statistics.median(orig):g}, overparameterized {statistics.median(over):g}; "
+            f"overparam faster on {faster}/{len(seeds)} seeds; {n_cens} of {2 * len(seeds)} runs "
+            f"censored at {max_steps} steps; {extra:+.1%} parameters"
         )
-        return Verdict.exact(ok, summary if ok else "failed: " + summary, numbers)
+        if n_cens:
+            line = (
+                f"a larger step budget decides it: {n_cens} of {2 * len(seeds)} runs did not "
+                f"reach the target in max_steps={max_steps} (e.g. --set max_steps={2 * max_steps})"
+            )
+            own = effect.decide_by()
+            return Verdict(
+                INCONCLUSIVE,
+                summary,
+                numbers,
+                (effect,),
+                decide_by=f"{line}; {own}" if own else line,
+            )
+        return Verdict.from_effects([effect], summary, numbers)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()
-        target = float(params["target"])
+        target, max_steps = float(params["target"]), int(params["max_steps"])
         colours = {"original": "tab:blue", "overparam": "tab:orange"}
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5), width_ratios=(2.2, 1))
+        fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(16, 5), width_ratios=(2.2, 1, 1.8))
         for v in VARIANTS:
             runs = [r for r in results if r["variant"] == v]
+            if not runs:
+                continue
             for r in runs:
-                steps = [p[0] for p in r["curve"]]
-                ax.plot(steps, [p[1] for p in r["curve"]], color=colours[v], lw=0.6, alpha=0.35)
+                ax.plot(
+                    [p[0] for p in r["curve"]],
+                    [p[1] for p in r["curve"]],
+                    color=colours[v],
+                    lw=0.6,
+                    alpha=0.35,
+                )
             grid = sorted({int(p[0]) for r in runs for p in r["curve"]})
-            # Median over seeds; a run stopped early (target reached) keeps its last loss.
-            med_x = grid
-            med_y = [float(statistics.median(_value_at(r["curve"], t) for r in runs)) for t in grid]
-            ax.plot(med_x, med_y, color=colours[v], lw=2.4, label=f"{v} (median)")
+            # Median over seeds; a run stopped early (target reached) keeps its last value.
+            med = [float(statistics.median(_value_at(r["curve"], t) for r in runs)) for t in grid]
+            ax.plot(grid, med, color=colours[v], lw=2.4, label=f"{v} (median of {len(runs)})")
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
-        ax.set_ylabel("full training cross-entropy")
+        ax.set_ylabel("full training objective (cross-entropy + L2)")
         ax.legend(fontsize=8)
 
-        pairs: dict[int, dict[str, float]] = {}
-        for r in results:
-            it = r["iterations"]
-            pairs.setdefault(int(r["seed_index"]), {})[r["variant"]] = (
-                math.nan if it is None else float(it)
-            )
-        cap = float(params["max_steps"])
-        for s in sorted(pairs):
-            ys = [pairs[s].get(v, math.nan) for v in VARIANTS]
-            shown = [cap * 1.05 if math.isnan(u) else u for u in ys]
-            bx.plot([0, 1], shown, color="0.6", lw=0.8)
-            for i, v in enumerate(VARIANTS):
-                marker = "x" if math.isnan(ys[i]) else "o"
-                bx.plot([i], [shown[i]], marker, color=colours[v])
-        if any(math.isnan(u) for d in pairs.values() for u in d.values()):
-            bx.axhline(cap * 1.05, color="0.8", ls=":", lw=1)
-            bx.text(0.5, cap * 1.05, "not reached (x)", ha="center", va="bottom", fontsize=7)
-        bx.set_xticks([0, 1], list(VARIANTS))
-        bx.set_xlim(-0.5, 1.5)
-        bx.set_ylabel("iterations to target")
         ver = self.verdict(params, results)
-        m_orig = ver.numbers["median_iterations_original"]
-        m_over = ver.numbers["median_iterations_overparam"]
-        ratio = ver.numbers["speedup_ratio"]
-        fig.suptitle(
-            f"{ver.label}: median iterations to loss {target:g}: original "
-            f"{'never' if m_orig is None else f'{m_orig:g}'}, overparam "
-            f"{'never' if m_over is None else f'{m_over:g}'} "
-            f"(speed-up x{'inf' if ratio is None else f'{ratio:.2f}'}; Adam lr {params['lr']:g})",
-            fontsize=10,
-        )
+        effect, info = self._effect(params, results)
+        if effect is not None:
+            draw_paired(
+                bx,
+                info["original"],
+                info["overparam"],
+                ("original", "overparam"),
+                ylabel="iterations to target",
+                colours=(colours["original"], colours["overparam"]),
+            )
+            if any(info["censored_original"]) or any(info["censored_overparam"]):
+                bx.axhline(max_steps, color="0.6", ls=":", lw=1)
+                bx.text(
+                    0.5, max_steps, "censored at max_steps", ha="center", va="bottom", fontsize=7
+                )
+            draw_effects(cx, [effect], title="speed-up over paired seeds")
+        fig.suptitle(textwrap.fill(f"{ver.label}: {ver.summary}", 180), fontsize=8.5)
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)
 
 
 def _value_at(curve: list[list[float]], step: int) -> float:
-    """Loss of a (subsampled) curve at ``step``: its last point at or before ``step``."""
+    """Objective of a (subsampled) curve at ``step``: its last point at or before ``step``."""
     value = curve[0][1]
-    for s, loss in curve:
-        if s > step:
+    for row in curve:
+        if row[0] > step:
             break
-        value = loss
+        value = row[1]
     return float(value)
