@@ -73,6 +73,12 @@ class ConvACEquivalence(Claim):
         "random inputs equals <A, f(x_1) (x) ... (x) f(x_N)> from the dense coefficient tensor "
         "to 1e-10 (float64). Parameter counts: O(r^2 N) for HT vs M^N dense."
     )
+    rule = (
+        "Exact: on every tree (CP, HT, TT, square and mirror grids) the network's output equals "
+        "<A, f(x_1) x ... x f(x_N)> from the dense coefficient tensor to `tol` (1e-10) relative "
+        "on every random input (float64), and the HT parameter count equals N M r + (N-2) r^2 + "
+        "r for every N."
+    )
     params = (
         Param(
             "n",

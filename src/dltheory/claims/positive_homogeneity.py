@@ -96,6 +96,11 @@ class PositiveHomogeneity(Claim):
         "of degree = number of weight layers; sigmoid and biases break it (numeric check on many "
         "alpha)."
     )
+    rule = (
+        "Exact: every bias-free network of linear, conv, ReLU, max- and average-pooling layers "
+        "satisfies f(alpha W) = alpha^L f(W) to `tol` (1e-10) relative over all alphas; every "
+        "control (a sigmoid or a bias) deviates by more than `break_min` (1e-3) at some alpha."
+    )
     params = (
         Param("num_alpha", "int", 25, 101, "values of alpha, log-spaced in [0.1, 10]", minimum=2),
         Param("batch", "int", 16, 64, "random inputs per network", minimum=1),
