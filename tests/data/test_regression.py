@@ -293,3 +293,75 @@ def test_unreadable_csv_is_an_oserror(tmp_path: Path) -> None:
                 load_regression(str(path))
         finally:
             path.chmod(0o600)
+
+
+# ------------------------------------------------------------------ target selection
+@pytest.mark.parametrize(
+    ("spec", "index"),
+    [("Weight", 0), ("waist", 1), ("PULSE", 2), ("0", 0), ("2", 2), (" Waist ", 1)],
+)
+def test_select_one_target_of_linnerud(spec: str, index: int) -> None:
+    full = load_regression("linnerud", seed=3)
+    one = load_regression(f"linnerud:{spec}", seed=3)
+    names = full.target_names
+    assert one.name == f"linnerud:{names[index]}"  # the target's own spelling
+    assert one.target_names == (names[index],) and one.num_targets == 1
+    assert one.y.shape == (20,) and one.y.dtype == torch.float64
+    assert one.feature_names == full.feature_names
+    # the same rows in the same order; y is that column of the full set (both standardized)
+    assert torch.equal(one.x, full.x)
+    assert torch.equal(one.y, full.y[:, index])
+    _assert_standardized(one.y.numpy())
+    assert repr(names[index]) in one.source
+
+
+def test_each_target_has_its_own_fingerprint() -> None:
+    prints = {load_regression(f"linnerud:{t}").fingerprint for t in ("Weight", "Waist", "Pulse")}
+    assert len(prints) == 3
+    assert load_regression("linnerud").fingerprint not in prints
+    # the same target by name and by index is the same data; the fingerprint ignores the seed
+    assert (
+        load_regression("linnerud:pulse", seed=1).fingerprint
+        == load_regression("linnerud:2", seed=7).fingerprint
+    )
+
+
+def test_single_target_set_accepts_its_target() -> None:
+    one = load_regression("diabetes:PROGRESSION")
+    ref = load_regression("diabetes")
+    assert one.name == "diabetes:progression" and one.num_targets == 1
+    assert torch.equal(one.y, ref.y) and torch.equal(one.x, ref.x)
+
+
+@pytest.mark.parametrize("spec", ["weigh", "3", "-1", "", "Weight,Waist"])
+def test_unknown_target_lists_the_targets(spec: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load_regression(f"linnerud:{spec}")
+    message = str(info.value)
+    assert message.startswith("dataset: ")  # names the argument
+    assert repr(f"linnerud:{spec}") in message
+    assert "Weight, Waist, Pulse" in message
+
+
+def test_unknown_base_with_a_target_is_not_a_data_set(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="neither a bundled.*linnerud:<target>"):
+        load_regression("boston:medv")
+    # a CSV file's name is not split at ':' -- even when 'linnerud' is a prefix
+    with pytest.raises(ValueError, match="neither a bundled"):
+        load_regression(str(tmp_path / "data.csv:Weight"))
+
+
+def test_existing_csv_path_with_colon_is_never_split(tmp_path: Path) -> None:
+    x, y = _table(4, m=7, d=2)
+    folder = tmp_path / "linnerud:Weight"  # looks like a target selection
+    folder.mkdir()
+    path = _write(folder, _csv_text(x, y, ["a", "b", "goal"]), name="run:1.csv")
+    ds = load_regression(str(path))
+    assert ds.name == "run:1.csv" and ds.x.shape == (7, 2) and ds.target_names == ("goal",)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:  # a relative path that begins with a bundled name and ':' is still the file
+        rel = load_regression("linnerud:Weight/run:1.csv")
+    finally:
+        os.chdir(cwd)
+    assert rel.fingerprint == ds.fingerprint and rel.x.shape == (7, 2)

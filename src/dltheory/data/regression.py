@@ -17,6 +17,11 @@ name             data                                                   m     d 
 ``path.csv``     a CSV file: numeric cells, optional header row, the    any   any -> 1
                  target in the last column
 ===============  =====================================================  ====  ========
+
+One target of a bundled set is selected by ``name:target``, the target by its
+name (case-insensitive) or its index: ``linnerud:Weight``, ``linnerud:pulse``,
+``linnerud:0`` (each a single-target data set with its own fingerprint).  A
+CSV path is never split at ``:`` when the file exists.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ class RegressionData:
     Attributes
     ----------
     name : str
-        ``"diabetes"``, ``"linnerud"`` or the CSV file's name.
+        ``"diabetes"``, ``"linnerud"``, a bundled set with one target selected
+        (``"linnerud:Weight"``, the target's own spelling) or the CSV file's name.
     x : torch.Tensor
         Inputs, shape ``(m, d)``, each column with mean 0 and variance 1
         (a constant column is only centered).
@@ -217,37 +223,70 @@ def _standardize(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out
 
 
+def _select_target(key: str, base: str, spec: str, targets: tuple[str, ...]) -> int:
+    """The index of target ``spec`` (a name, case-insensitive, or an index) of ``base``."""
+    text = spec.strip()
+    listing = (
+        f"its targets are {', '.join(targets)} (by name, case-insensitive, "
+        f"or by index 0-{len(targets) - 1})"
+    )
+    if not text:
+        raise ValueError(f"dataset: {key!r} names no target after ':'; {base}: {listing}")
+    if text.isdigit():
+        j = int(text)
+        if j < len(targets):
+            return j
+        raise ValueError(f"dataset: {key!r}: {base} has no target index {j}; {listing}")
+    matches = [j for j, t in enumerate(targets) if t.lower() == text.lower()]
+    if not matches:
+        raise ValueError(f"dataset: {key!r}: {base} has no target {text!r}; {listing}")
+    return matches[0]
+
+
 def load_regression(name: str | os.PathLike[str] = "diabetes", seed: int = 0) -> RegressionData:
     """A bundled regression data set by name, or a CSV file by path, standardized.
 
     Parameters
     ----------
     name : str, optional
-        One of :data:`BUNDLED_REGRESSION` or the path of a CSV file (numeric
-        cells, optional header, target in the last column).
+        One of :data:`BUNDLED_REGRESSION`, such a name followed by
+        ``:<target>`` (a target name, case-insensitive, or its index: that
+        target alone, e.g. ``"linnerud:Weight"`` or ``"linnerud:2"``), or the
+        path of a CSV file (numeric cells, optional header, target in the last
+        column).  An existing file is always read as a CSV file, whatever
+        ``:`` its path contains.
     seed : int, optional
         Seed of the row order; the same seed gives the same arrays.
 
     Returns
     -------
     RegressionData
+        With a target selected: ``y`` of shape ``(m,)``, ``name`` the base name
+        and the target's own spelling (``"linnerud:Weight"``), and a
+        fingerprint distinct from the full set's and from the other targets'.
 
     Raises
     ------
     ValueError
-        For an unknown name that is not an existing file, or a malformed CSV
-        file (see :func:`read_csv_regression`), with the row and column.
+        For an unknown name that is not an existing file, an unknown target
+        (the message lists the data set's targets), or a malformed CSV file
+        (see :func:`read_csv_regression`), with the row and column.
 
     Examples
     --------
     >>> ds = load_regression("diabetes")
     >>> ds.num_examples, ds.num_features, ds.num_targets
     (442, 10, 1)
+    >>> w = load_regression("linnerud:weight")
+    >>> w.name, w.num_targets, w.target_names
+    ('linnerud:Weight', 1, ('Weight',))
     """
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"dataset: expected a data set name or a CSV path, got {name!r}")
     s = _check_seed(seed)
     key = os.fspath(name)
+    base, sep, spec = key.partition(":")
+    selected: int | None = None
     if key in BUNDLED_REGRESSION:
         x, y, features, targets, source = _bundled(key)
         label = key
@@ -256,18 +295,33 @@ def load_regression(name: str | os.PathLike[str] = "diabetes", seed: int = 0) ->
         targets = (target,)
         label = os.path.basename(key)
         source = f"CSV file {os.path.abspath(key)} (target: last column {target!r})"
+    elif sep and base in BUNDLED_REGRESSION:
+        x, y, features, targets, source = _bundled(base)
+        selected = _select_target(key, base, spec, targets)
+        if y.ndim == 2:
+            y = y[:, selected]
+        targets = (targets[selected],)
+        label = f"{base}:{targets[0]}"
+        source = f"{source}, target {targets[0]!r} alone"
     else:
+        hint = (
+            f" (a target of a bundled set is selected as {BUNDLED_REGRESSION[-1]}:<target>)"
+            if sep
+            else ""
+        )
         raise ValueError(
             f"dataset: {key!r} is neither a bundled regression set "
-            f"({', '.join(BUNDLED_REGRESSION)}) nor an existing CSV file"
+            f"({', '.join(BUNDLED_REGRESSION)}) nor an existing CSV file{hint}"
         )
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(x).tobytes())
     h.update(np.ascontiguousarray(y).tobytes())
     h.update(repr((x.shape, y.shape)).encode())
+    if selected is not None:  # one target of several: never the fingerprint of another
+        h.update(repr(("target", selected)).encode())
     order = np.random.default_rng(s).permutation(x.shape[0])
     xs = _standardize(x)[order]
-    ys = _standardize(y)[order]
+    ys = _standardize(np.ascontiguousarray(y))[order]
     return RegressionData(
         name=label,
         x=torch.from_numpy(np.ascontiguousarray(xs)),
