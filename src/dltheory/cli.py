@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["app", "main", "parse_sets"]
@@ -136,11 +137,11 @@ def show(claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory l
     c = _claims().get(claim_id)
     _out.print(f"[bold]{c.title}[/bold]  ({c.id})")
     _out.print(f"[dim]source:[/dim] {c.source}")
-    _out.print(f"\n{c.statement}\n")
+    _out.print(f"\n{escape(c.statement)}\n")
     if c.rule:
-        _out.print(f"[dim]rule (protocol v{c.version}):[/dim] {c.rule}\n")
+        _out.print(f"[dim]rule (protocol v{c.version}):[/dim] {escape(c.rule)}\n")
     if c.data_note:
-        _out.print(f"[dim]data:[/dim] {c.data_note}\n")
+        _out.print(f"[dim]data:[/dim] {escape(c.data_note)}\n")
     table = Table(title="parameters (--set NAME=VALUE)")
     for col in ("name", "kind", "quick", "full", "help"):
         table.add_column(col)
@@ -171,7 +172,8 @@ def _explain(results: list[Any]) -> None:
     for r in results:
         colour = _COLOUR.get(r.outcome, "red")
         _out.print(
-            f"[bold]{r.id}[/bold] [{colour}]{r.label}[/{colour}]: {r.summary}", soft_wrap=True
+            f"[bold]{r.id}[/bold] [{colour}]{r.label}[/{colour}]: {escape(r.summary)}",
+            soft_wrap=True,
         )
 
 

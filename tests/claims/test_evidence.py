@@ -182,3 +182,20 @@ def test_figure_elements_draw(tmp_path) -> None:
     draw_effects(ax, effects[2:])
     assert ax.get_xscale() == "linear"
     plt.close(fig)
+
+
+def test_censored_samples_are_never_decisive() -> None:
+    a, b = [400.0, 420.0, 440.0], [200.0, 210.0, 225.0]  # the third run hit its budget
+    e = paired_ratio(a, b, name="speed-up", censored=[False, False, True], replicates="inits")
+    assert e.interval_outcome == REPRODUCED and e.outcome == INCONCLUSIVE
+    assert "1 of 3 inits censored" in e.decide_by() and "larger budget" in e.decide_by()
+    assert e.to_json()["censored"] == 1 and "1 censored" in e.describe()
+    v = Verdict.from_effects([e], "s")
+    assert v.outcome == INCONCLUSIVE and "larger budget" in v.decide_by
+    fails = paired_ratio(b, a, name="slow", censored=[False, False, True])
+    assert fails.interval_outcome == NOT_REPRODUCED and fails.outcome == INCONCLUSIVE
+    with pytest.raises(ValueError, match="censored has 2 flags for 3"):
+        paired_ratio(a, b, name="x", censored=[True, False])
+    assert paired_ratio([2.0], [1.0], name="one", replicates="inits").decide_by().startswith(
+        "one: at least 2 inits"
+    )

@@ -121,9 +121,10 @@ def test_censored_counts_make_the_verdict_inconclusive(tmp_path) -> None:
     results = _fake([(None, 300), (650, 330), (700, 340), (620, 320)])
     v = claim.verdict(params, results)
     assert v.outcome == "inconclusive"
-    assert v.decide_by.startswith("a larger step budget decides it")
+    assert "1 of 4 seeds censored" in v.decide_by and "a larger budget decides it" in v.decide_by
+    assert f"--set max_steps={2 * max_steps}" in v.decide_by
     (effect,) = v.effects
-    assert effect.low > 1.0  # the interval alone would say reproduced
+    assert effect.interval_outcome == "reproduced" and effect.censored == 1
     assert effect.samples[0] == pytest.approx(max_steps / 300)  # censored at max_steps
     assert v.numbers["censored_runs"] == {"original": 1, "overparam": 0}
     assert v.numbers["per_seed_original_vs_overparam"]["0"] == [None, 300]
@@ -159,7 +160,7 @@ def test_reduced_quick_run_is_paired_and_serializable(run_claim, tmp_path) -> No
         assert r["final_objective"] == r["curve"][-1][1]
         assert r["num_params"] == {"original": 188810, "overparam": 254446}[r["variant"]]
     v = claim.verdict(params, results)
-    assert v.outcome == "inconclusive" and "larger step budget" in v.decide_by
+    assert v.outcome == "inconclusive" and "a larger budget decides it" in v.decide_by
     json.dumps(dict(v.numbers))
     path = tmp_path / "fig.png"
     claim.figure(params, results, str(path))

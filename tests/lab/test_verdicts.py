@@ -128,3 +128,12 @@ def test_report_refuses_a_hand_edited_summary(tmp_path: Path) -> None:
         res = runner.invoke(app, ["report", str(tmp_path)])
         assert res.exit_code == 2, field
         assert field in res.stderr and "Traceback" not in res.stderr
+
+
+def test_summaries_print_verbatim(tmp_path: Path) -> None:
+    # rich would read "[0.9, 1.1]" as markup and drop it; summaries are escaped
+    res = _run(tmp_path, "run", "stat-toy", "--set", "n=1")
+    assert res.exit_code == 0
+    doc = json.loads((tmp_path / "claims" / "stat-toy.json").read_text())
+    assert doc["summary"].startswith("[-inf, inf] mean")
+    assert "stat-toy inconclusive: [-inf, inf] mean" in " ".join(res.stdout.split())

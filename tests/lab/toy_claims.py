@@ -89,4 +89,5 @@ class StatToy(_Toy):
             [r["mean"] for r in results], name="mean", threshold=float(params["threshold"])
         )
         rows = [RobustnessRow("toy data", e.outcome, e.describe(), preregistered=True)]
-        return Verdict.from_effects([e], e.describe(), {"units": len(results)}, robustness=rows)
+        summary = f"[{e.low:.3g}, {e.high:.3g}] {e.describe()}"  # brackets: not console markup
+        return Verdict.from_effects([e], summary, {"units": len(results)}, robustness=rows)

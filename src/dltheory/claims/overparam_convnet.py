@@ -296,7 +296,8 @@ class OverparamConvNet(Claim):
         }
         if not seeds:
             return None, info
-        return paired_ratio(orig, over, name=SPEEDUP, threshold=1.0), info
+        flags = [a or b for a, b in zip(cens_o, cens_v, strict=True)]
+        return paired_ratio(orig, over, name=SPEEDUP, threshold=1.0, censored=flags), info
 
     def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:
         target, max_steps = float(params["target"]), int(params["max_steps"])
@@ -348,20 +349,8 @@ class OverparamConvNet(Claim):
             f"overparam faster on {faster}/{len(seeds)} seeds; {n_cens} of {2 * len(seeds)} runs "
             f"censored at {max_steps} steps; {extra:+.1%} parameters"
         )
-        if n_cens:
-            line = (
-                f"a larger step budget decides it: {n_cens} of {2 * len(seeds)} runs did not "
-                f"reach the target in max_steps={max_steps} (e.g. --set max_steps={2 * max_steps})"
-            )
-            own = effect.decide_by()
-            return Verdict(
-                INCONCLUSIVE,
-                summary,
-                numbers,
-                (effect,),
-                decide_by=f"{line}; {own}" if own else line,
-            )
-        return Verdict.from_effects([effect], summary, numbers)
+        more = f"e.g. --set max_steps={2 * max_steps}" if n_cens else ""
+        return Verdict.from_effects([effect], summary, numbers, decide_by=more)
 
     def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
         plt = pyplot()

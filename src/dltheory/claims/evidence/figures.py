@@ -109,6 +109,8 @@ def draw_effects(ax: Any, effects: Sequence[Effect], *, title: str = "") -> None
     ax.set_ylim(-0.7, len(effects) - 0.3)
     if ratio:
         ax.set_xscale("log")
-    ax.set_xlabel(f"effect ({effects[0].confidence:.0%} interval over seeds)" if effects else "")
+    if effects:
+        e0 = effects[0]
+        ax.set_xlabel(f"effect ({e0.confidence:.0%} interval over {e0.replicates})")
     if title:
         ax.set_title(title, fontsize=9)

@@ -79,6 +79,13 @@ class Effect:
     spread : float or None
         Standard deviation of the per-seed values on the test's scale (log for
         ratios); used by :meth:`decide_by`.
+    censored : int
+        Samples with a value censored at a budget (e.g. a target not reached in
+        ``max_iters``, counted as ``max_iters``).  A censored value only bounds
+        the effect, so an effect with any censored sample is never decisive:
+        its outcome is ``inconclusive`` and a larger budget decides it.
+    replicates : str
+        What the samples are, for the messages (``"seeds"``, ``"inits"``).
     """
 
     name: str
@@ -94,6 +101,8 @@ class Effect:
     effect_size: float | None = None
     samples: tuple[float, ...] = ()
     spread: float | None = None
+    censored: int = 0
+    replicates: str = "seeds"
 
     def __post_init__(self) -> None:
         if self.direction not in ("greater", "less"):
@@ -106,14 +115,19 @@ class Effect:
 
     # -- the decision -------------------------------------------------------
     @property
-    def outcome(self) -> str:
-        """``reproduced`` if the interval lies in the holds region, ``not reproduced`` if it
-        lies in the fails region, ``inconclusive`` if it meets both."""
+    def interval_outcome(self) -> str:
+        """What the interval alone says: ``reproduced`` if it lies in the holds region,
+        ``not reproduced`` if it lies in the fails region, ``inconclusive`` if it meets both."""
         if self.direction == "greater":
             holds, fails = self.low > self.threshold, self.high <= self.threshold
         else:
             holds, fails = self.high < self.threshold, self.low >= self.threshold
         return REPRODUCED if holds else NOT_REPRODUCED if fails else INCONCLUSIVE
+
+    @property
+    def outcome(self) -> str:
+        """The decision: :attr:`interval_outcome`, ``inconclusive`` if a sample is censored."""
+        return INCONCLUSIVE if self.censored else self.interval_outcome
 
     def seeds_needed(self) -> int | None:
         """Seeds at which an interval of today's spread would exclude the threshold.
@@ -137,16 +151,22 @@ class Effect:
         """One line saying what would decide an inconclusive effect ("" otherwise)."""
         if self.outcome != INCONCLUSIVE:
             return ""
+        what = self.replicates
+        if self.censored:
+            return (
+                f"{self.name}: {self.censored} of {self.n} {what} censored at the budget (a "
+                "censored value only bounds the effect); a larger budget decides it"
+            )
         need = self.seeds_needed()
         if need is None:
             if self.n < 2:
-                return f"{self.name}: at least 2 seeds are needed for an interval (have {self.n})"
+                return f"{self.name}: at least 2 {what} are needed for an interval (have {self.n})"
             return (
-                f"{self.name}: the estimate sits on the threshold; no number of seeds decides "
+                f"{self.name}: the estimate sits on the threshold; no number of {what} decides "
                 "an effect of exactly this size"
             )
         return (
-            f"{self.name}: about {need} seeds (have {self.n}) would give an interval that "
+            f"{self.name}: about {need} {what} (have {self.n}) would give an interval that "
             f"excludes {self._fmt(self.threshold)} if the effect is as large as estimated"
         )
 
@@ -159,10 +179,11 @@ class Effect:
     def describe(self) -> str:
         """``name x1.23 (95% CI x1.05-x1.41, n=10, d_z=0.9; holds iff > x1)``."""
         size = "" if self.effect_size is None else f", d_z={self.effect_size:.2f}"
+        cens = f", {self.censored} censored" if self.censored else ""
         side = ">" if self.direction == "greater" else "<"
         return (
             f"{self.name} {self._fmt(self.estimate)} ({self.confidence:.0%} CI "
-            f"{self._fmt(self.low)} to {self._fmt(self.high)}, n={self.n}{size}; holds iff "
+            f"{self._fmt(self.low)} to {self._fmt(self.high)}, n={self.n}{size}{cens}; holds iff "
             f"{side} {self._fmt(self.threshold)}): {self.outcome}"
         )
 
@@ -186,6 +207,8 @@ class Effect:
             "effect_size": self.effect_size,
             "samples": [float(s) for s in self.samples],
             "outcome": self.outcome,
+            "censored": self.censored,
+            "replicates": self.replicates,
             "seeds_needed": self.seeds_needed(),
             "text": self.describe(),
         }
@@ -226,13 +249,16 @@ def paired_ratio(
     threshold: float = 1.0,
     direction: Direction = "greater",
     confidence: float = CONFIDENCE,
+    censored: Sequence[bool] | None = None,
+    replicates: str = "seeds",
 ) -> Effect:
     """The geometric-mean ratio ``a / b`` over paired seeds, with a t interval on the log scale.
 
     ``log(a_i) - log(b_i)`` are the paired differences (Student t, as
     ``scipy.stats.ttest_rel(log a, log b)``); the interval is exponentiated
-    back.  Values must be positive and finite (censor unreached counts before,
-    e.g. at the budget, and say so).
+    back.  Values must be positive and finite: set an unreached count to its
+    budget and flag the pair in ``censored`` (the effect is then never
+    decisive, see :attr:`Effect.censored`).
     """
     x = _finite_samples(a, f"{name} (first)")
     y = _finite_samples(b, f"{name} (second)")
@@ -256,7 +282,18 @@ def paired_ratio(
         effect_size=(mean / sd) if sd and math.isfinite(sd) else None,
         samples=tuple(float(v) for v in np.exp(d)),
         spread=sd if math.isfinite(sd) else None,
+        censored=_count_censored(censored, int(d.size), name),
+        replicates=replicates,
     )
+
+
+def _count_censored(flags: Sequence[bool] | None, n: int, name: str) -> int:
+    if flags is None:
+        return 0
+    marks = [bool(f) for f in flags]
+    if len(marks) != n:
+        raise ValueError(f"{name}: censored has {len(marks)} flags for {n} samples")
+    return sum(marks)
 
 
 def paired_difference(
@@ -267,6 +304,8 @@ def paired_difference(
     threshold: float = 0.0,
     direction: Direction = "greater",
     confidence: float = CONFIDENCE,
+    censored: Sequence[bool] | None = None,
+    replicates: str = "seeds",
 ) -> Effect:
     """The mean paired difference ``a - b`` over seeds with a t interval (``ttest_rel``)."""
     x = _finite_samples(a, f"{name} (first)")
@@ -280,6 +319,8 @@ def paired_difference(
         direction=direction,
         confidence=confidence,
         method="paired t interval of differences (scipy.stats.ttest_rel)",
+        censored=censored,
+        replicates=replicates,
     )
 
 
@@ -291,6 +332,8 @@ def mean_interval(
     direction: Direction = "greater",
     confidence: float = CONFIDENCE,
     method: str = "t interval of the mean (scipy.stats.ttest_1samp)",
+    censored: Sequence[bool] | None = None,
+    replicates: str = "seeds",
 ) -> Effect:
     """The mean of per-seed values with a one-sample t interval."""
     d = _finite_samples(values, name)
@@ -311,6 +354,8 @@ def mean_interval(
         effect_size=(mean / sd) if sd and math.isfinite(sd) else None,
         samples=tuple(float(v) for v in d),
         spread=sd if math.isfinite(sd) else None,
+        censored=_count_censored(censored, int(d.size), name),
+        replicates=replicates,
     )
 
 
