@@ -44,7 +44,7 @@ def test_parse_sets() -> None:
         (["run", "no-such-claim"], r"unknown claim id"),
         (["run", "fast-toy", "--set", "bogus=1"], r"--set bogus: unknown parameter"),
         (["run", "fast-toy", "--set", "n=many"], r"--set n: expected int"),
-        (["run", "fast-toy", "--set", "n=0"], r"--set n: must be >= 1"),
+        (["run", "fast-toy", "--set", "n=0"], r"--set n: expected an integer >= 1, got 0"),
         (["run", "fast-toy", "--set", "n"], r"--set: expected NAME=VALUE"),
         (["run", "fast-toy", "--profile", "huge"], r"--profile: expected one of"),
         (["run", "fast-toy", "--executor", "slurm"], r"--executor"),

@@ -45,13 +45,27 @@ TRACKING_PARAMS: tuple[Param, ...] = (
         "diabetes,linnerud",
         "comma-separated bundled regression sets or CSV paths",
     ),
-    Param("depths", "ints", (2, 3, 4), (2, 3, 4), "depths N", minimum=2),
+    Param("depths", "ints", (2, 3, 4), (2, 3, 4), "depths N", minimum=2, maximum=8),
     Param(
-        "steps", "int", 1000, 5000, "gradient steps of the tracking runs (>= 1000)", minimum=1000
+        "steps",
+        "int",
+        1000,
+        5000,
+        "gradient steps of the tracking runs (>= 1000)",
+        minimum=1000,
+        maximum=100_000,
     ),
-    Param("lr", "float", 1e-3, 1e-3, "learning rate", minimum=0),
-    Param("hidden", "int", 16, 16, "hidden width of the tracked deep net", minimum=1),
-    Param("init_scale", "float", 0.3, 0.3, "std of the end-to-end matrix's entries", minimum=0),
+    Param("lr", "float", 1e-3, 1e-3, "learning rate", minimum=1e-8, maximum=0.1),
+    Param("hidden", "int", 16, 16, "hidden width of the tracked deep net", minimum=1, maximum=1024),
+    Param(
+        "init_scale",
+        "float",
+        0.3,
+        0.3,
+        "std of the end-to-end matrix's entries",
+        minimum=1e-6,
+        maximum=10.0,
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..validation import check_choice, check_float, check_int, check_ints, describe
 from .evidence import Verdict
 
 __all__ = ["Param", "Unit", "Verdict", "Revision", "Claim", "register", "REGISTRY", "PROFILES"]
@@ -33,13 +34,24 @@ __all__ = ["Param", "Unit", "Verdict", "Revision", "Claim", "register", "REGISTR
 PROFILES = ("quick", "full")
 
 
+#: Kinds of parameters.
+KINDS = ("int", "float", "str", "bool", "ints")
+#: Longest list an ``ints`` parameter accepts, and longest ``str`` value.
+MAX_ITEMS, MAX_TEXT = 64, 4096
+
+
 @dataclass(frozen=True)
 class Param:
     """A parameter a user may override with ``--set name=value``.
 
     ``quick`` and ``full`` are the profile defaults; ``kind`` is one of
-    ``int``, ``float``, ``str``, ``bool``, ``ints`` (comma-separated list of
-    ints); ``choices`` restricts ``str`` values; ``minimum`` bounds numbers.
+    :data:`KINDS` (``ints`` is a comma-separated list of ints); ``choices``
+    restricts ``str`` values; ``minimum`` and ``maximum`` bound numbers (each
+    element of an ``ints``).  Every ``int`` and ``float`` parameter of a
+    built-in claim has both bounds, following from what the claim can
+    compute, so an infeasible value is refused before any work.  Values are
+    checked with :mod:`dltheory.validation`: integers are integers, floats are
+    finite.
     """
 
     name: str
@@ -49,37 +61,71 @@ class Param:
     help: str
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Param {self.name}: kind {self.kind!r} is not one of {KINDS}")
+
+    @property
+    def option(self) -> str:
+        return f"--set {self.name}"
 
     def parse(self, text: str) -> Any:
         """Parse and validate a ``--set`` value; ``ValueError`` naming the parameter otherwise."""
+        if not isinstance(text, str):
+            raise TypeError(f"{self.option}: expected text, got {type(text).__name__}")
+        raw = text.strip()
         try:
             if self.kind == "int":
-                value: Any = int(text)
+                value: Any = int(raw)
             elif self.kind == "float":
-                value = float(text)
+                value = float(raw)
             elif self.kind == "bool":
-                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                value = text.lower() in ("true", "1", "yes")
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                value = raw.lower() in ("true", "1", "yes")
             elif self.kind == "ints":
-                value = tuple(int(t) for t in text.split(",") if t.strip())
-                if not value:
-                    raise ValueError(text)
+                items = [t for t in raw.split(",") if t.strip()]
+                if not items or len(items) > MAX_ITEMS:
+                    raise ValueError(raw)
+                value = tuple(int(t) for t in items)
             else:
                 value = text
         except ValueError:
             raise ValueError(
-                f"--set {self.name}: expected {self.kind}, got {text!r} ({self.help})"
+                f"{self.option}: expected {self.kind}, got {describe(text)} ({self.help})"
             ) from None
         return self.validate(value)
 
     def validate(self, value: Any) -> Any:
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"--set {self.name}: expected one of {self.choices}, got {value!r}")
-        if self.minimum is not None:
-            items = value if isinstance(value, tuple) else (value,)
-            if any(v < self.minimum for v in items):
-                raise ValueError(f"--set {self.name}: must be >= {self.minimum}, got {value!r}")
+        """Check a value of the right kind against the bounds and choices; returns it."""
+        lo = None if self.minimum is None else self.minimum
+        hi = None if self.maximum is None else self.maximum
+        if self.kind == "int":
+            return check_int(
+                value,
+                self.option,
+                minimum=None if lo is None else int(lo),
+                maximum=None if hi is None else int(hi),
+            )
+        if self.kind == "ints":
+            return check_ints(
+                value,
+                self.option,
+                minimum=None if lo is None else int(lo),
+                maximum=None if hi is None else int(hi),
+            )
+        if self.kind == "float":
+            return check_float(value, self.option, minimum=lo, maximum=hi)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError(f"{self.option}: expected true or false, got {describe(value)}")
+            return value
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValueError(f"{self.option}: expected text of at most {MAX_TEXT} characters")
+        if self.choices is not None:
+            return check_choice(value, self.option, self.choices)
         return value
 
 
@@ -139,7 +185,18 @@ class Claim(ABC):
                     f"known: {', '.join(sorted(known)) or 'none'}"
                 )
             values[key] = known[key].parse(text)
+        self.check(values)
         return values
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """Refuse parameter values that are valid one by one but infeasible together.
+
+        Called by :meth:`resolve` before any unit is planned, so a value that
+        could only fail inside a worker (a dense tensor too large, a tree that
+        cannot be built) is refused with a ``ValueError`` naming ``--set``
+        first.  The default checks nothing.
+        """
+        return None
 
     @abstractmethod
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from ..nets import ConvAC
 from ..tensors import TreeTensor
 from ..trees import ModeTree
+from ..validation import check_size
 from ._util import derive_seed, pyplot
 from .base import Claim, Param, Unit, Verdict, register
 
@@ -87,12 +88,13 @@ class ConvACEquivalence(Claim):
             12,
             "positions N of the CP and TT trees (<= 12; HT and grids use 8)",
             minimum=2,
+            maximum=12,
         ),
-        Param("in_dim", "int", 2, 3, "M (identity representation)", minimum=1),
-        Param("width", "int", 3, 4, "width r of every level", minimum=1),
-        Param("out_dim", "int", 2, 3, "outputs y compared", minimum=1),
-        Param("batch", "int", 32, 128, "random inputs", minimum=1),
-        Param("seeds", "int", 1, 3, "random nets per tree kind", minimum=1),
+        Param("in_dim", "int", 2, 3, "M (identity representation)", minimum=1, maximum=4),
+        Param("width", "int", 3, 4, "width r of every level", minimum=1, maximum=8),
+        Param("out_dim", "int", 2, 3, "outputs y compared", minimum=1, maximum=10),
+        Param("batch", "int", 32, 128, "random inputs", minimum=1, maximum=4096),
+        Param("seeds", "int", 1, 3, "random nets per tree kind", minimum=1, maximum=100),
         Param(
             "count_ns",
             "ints",
@@ -100,9 +102,26 @@ class ConvACEquivalence(Claim):
             (4, 8, 16, 64, 256, 1024, 4096),
             "N (powers of 2) for the parameter counts",
             minimum=2,
+            maximum=2**16,
         ),
-        Param("tol", "float", 1e-10, 1e-10, "largest relative error allowed"),
+        Param(
+            "tol", "float", 1e-10, 1e-10, "largest relative error allowed", minimum=0, maximum=1e-3
+        ),
     )
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """The dense coefficient tensors must fit; the counted trees must be balanced."""
+        m = int(params["in_dim"])
+        check_size(
+            m ** max(int(params["n"]), 8),
+            "--set n",
+            limit=2**24,
+            what="the dense coefficient tensor M^N",
+            fix="lower n or in_dim",
+        )
+        bad = [n for n in params["count_ns"] if n & (n - 1)]
+        if bad:
+            raise ValueError(f"--set count_ns: expected powers of 2, got {bad}")
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
         common = {k: params[k] for k in ("n", "in_dim", "width", "out_dim", "batch")}

@@ -55,6 +55,25 @@ def orthogonal_deep_tensor(n: int, m: int, r: int, seed: int) -> TreeTensor:
     return TreeTensor(tree, leaves, nodes)
 
 
+def _grid_shapes(text: Any) -> list[tuple[int, int]]:
+    """``"4x4,4x8"`` -> ``[(4, 4), (4, 8)]``; ``ValueError`` naming ``--set grids`` otherwise."""
+    shapes = []
+    for item in str(text).split(","):
+        parts = item.strip().lower().split("x")
+        try:
+            h, w = (int(p) for p in parts)
+        except ValueError:
+            raise ValueError(
+                f"--set grids: expected shapes like 4x4,4x8, got {item.strip()!r}"
+            ) from None
+        if h < 1 or w < 1:
+            raise ValueError(f"--set grids: sides must be >= 1, got {item.strip()!r}")
+        shapes.append((h, w))
+    if not shapes:
+        raise ValueError("--set grids: expected at least one shape such as 4x4")
+    return shapes
+
+
 @register
 class DepthEfficiency(Claim):
     """Odd/even rank of deep nets is min(r,M)^(N/2); shallow width K gives rank <= K."""
@@ -96,8 +115,24 @@ class DepthEfficiency(Claim):
         ),
     )
     params = (
-        Param("n", "int", 16, 16, "(a) positions N of the deep net", minimum=2),
-        Param("draws", "int", 20, 200, "(a) random deep nets (integer weights)", minimum=1),
+        Param(
+            "n",
+            "int",
+            16,
+            16,
+            "(a) positions N of the deep net (a power of 2)",
+            minimum=2,
+            maximum=16,
+        ),
+        Param(
+            "draws",
+            "int",
+            20,
+            200,
+            "(a) random deep nets (integer weights)",
+            minimum=1,
+            maximum=10_000,
+        ),
         Param(
             "shallow_widths",
             "ints",
@@ -105,9 +140,16 @@ class DepthEfficiency(Claim):
             (1, 2, 4, 8, 16, 32, 64, 128, 255, 256, 300, 512),
             "(b) CP widths K",
             minimum=1,
+            maximum=4096,
         ),
         Param(
-            "cp_n", "int", 8, 8, "(c) positions of the fitted deep tensor (M = r = 2)", minimum=4
+            "cp_n",
+            "int",
+            8,
+            8,
+            "(c) positions of the fitted deep tensor (M = r = 2; 4, 8 or 16)",
+            minimum=4,
+            maximum=16,
         ),
         Param(
             "cp_ranks",
@@ -116,9 +158,14 @@ class DepthEfficiency(Claim):
             (1, 2, 4, 6, 8, 10, 12, 14, 15, 16, 17, 18, 20, 24, 28, 32),
             "(c) CP ranks R fitted",
             minimum=1,
+            maximum=256,
         ),
-        Param("cp_restarts", "int", 2, 4, "(c) random initializations per R", minimum=1),
-        Param("cp_iters", "int", 400, 2000, "(c) ALS iterations per fit", minimum=1),
+        Param(
+            "cp_restarts", "int", 2, 4, "(c) random initializations per R", minimum=1, maximum=50
+        ),
+        Param(
+            "cp_iters", "int", 400, 2000, "(c) ALS iterations per fit", minimum=1, maximum=100_000
+        ),
         Param(
             "grids",
             "str",
@@ -126,9 +173,43 @@ class DepthEfficiency(Claim):
             "4x4,4x8,2x8",
             "(d) grid shapes HxW whose top pooling splits left from right",
         ),
-        Param("below_min", "float", 1e-3, 1e-3, "(c) error every R < bound must exceed"),
-        Param("above_max", "float", 1e-2, 1e-2, "(c) error some R >= bound must reach"),
+        Param(
+            "below_min",
+            "float",
+            1e-3,
+            1e-3,
+            "(c) error every R < bound must exceed",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Param(
+            "above_max",
+            "float",
+            1e-2,
+            1e-2,
+            "(c) error some R >= bound must reach",
+            minimum=1e-12,
+            maximum=1.0,
+        ),
     )
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """Balanced trees need powers of 2; the 2D grids must be small enough for exact ranks."""
+        for name in ("n", "cp_n"):
+            v = int(params[name])
+            if v & (v - 1):
+                raise ValueError(f"--set {name}: expected a power of 2, got {v}")
+        for shape in _grid_shapes(params["grids"]):
+            h, w = shape
+            if h * w > 32:
+                raise ValueError(
+                    f"--set grids: {h}x{w} has {h * w} positions; the exact interleaved rank "
+                    "2^(N/4) is computed up to N = 32"
+                )
+            try:
+                ModeTree.grid(shape)  # refuses sides the 2x2 pooling cannot divide
+            except ValueError as exc:
+                raise ValueError(f"--set grids: {h}x{w}: {exc}") from None
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
         out = [
@@ -154,11 +235,11 @@ class DepthEfficiency(Claim):
                     derive_seed(seed, self.id, "c"),
                 )
             )
-        for shape in str(params["grids"]).split(","):
+        for h, w in _grid_shapes(params["grids"]):
             out.append(
                 Unit(
-                    {"part": "grid", "shape": shape.strip()},
-                    derive_seed(seed, self.id, "d", shape.strip()),
+                    {"part": "grid", "shape": f"{h}x{w}"},
+                    derive_seed(seed, self.id, "d", f"{h}x{w}"),
                 )
             )
         return out

@@ -97,10 +97,34 @@ class DepthHierarchy(Claim):
         ),
     )
     params = (
-        Param("levels", "int", 5, 6, "depth L of the deep net (N = 2^L positions)", minimum=2),
-        Param("widths", "ints", (2, 3), (2, 3), "widths r of the deep net (M = r)", minimum=2),
-        Param("ks", "ints", (1, 2, 3, 4), (1, 2, 3, 4), "numbers k of levels cut off", minimum=1),
-        Param("seeds", "int", 1, 3, "random draws per (r, k)", minimum=1),
+        Param(
+            "levels",
+            "int",
+            5,
+            6,
+            "depth L of the deep net (N = 2^L positions)",
+            minimum=2,
+            maximum=8,
+        ),
+        Param(
+            "widths",
+            "ints",
+            (2, 3),
+            (2, 3),
+            "widths r of the deep net (M = r)",
+            minimum=2,
+            maximum=8,
+        ),
+        Param(
+            "ks",
+            "ints",
+            (1, 2, 3, 4),
+            (1, 2, 3, 4),
+            "numbers k of levels cut off (< levels)",
+            minimum=1,
+            maximum=7,
+        ),
+        Param("seeds", "int", 1, 3, "random draws per (r, k)", minimum=1, maximum=1000),
         Param(
             "max_rank",
             "int",
@@ -108,8 +132,22 @@ class DepthHierarchy(Claim):
             5000,
             "skip (r, k) whose predicted rank r^(2^(k-1)) exceeds this",
             minimum=1,
+            maximum=5000,
         ),
     )
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """Each k must leave a level: ``k < levels``; something must be left to run."""
+        bad = [k for k in params["ks"] if k >= params["levels"]]
+        if bad:
+            raise ValueError(
+                f"--set ks: {bad} cut as many levels as the net has (levels = "
+                f"{params['levels']}); use k < levels"
+            )
+        if not self.units(params, 0):
+            raise ValueError(
+                "--set max_rank: every (r, k) predicts a rank above max_rank; nothing to run"
+            )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
         out = []

@@ -120,10 +120,35 @@ class EndToEndDynamics(Claim):
     )
     params = (
         *TRACKING_PARAMS,
-        Param("halvings", "int", 3, 3, "times the learning rate is halved (>= 3)", minimum=3),
-        Param("imbalance", "float", 2.0, 2.0, "unbalanced control: W_1 * c, W_N / c", minimum=1),
-        Param("seeds", "int", 1, 3, "initializations per case", minimum=1),
+        Param(
+            "halvings",
+            "int",
+            3,
+            3,
+            "times the learning rate is halved (>= 3)",
+            minimum=3,
+            maximum=8,
+        ),
+        Param(
+            "imbalance",
+            "float",
+            2.0,
+            2.0,
+            "unbalanced control: W_1 * c, W_N / c",
+            minimum=1.0,
+            maximum=100.0,
+        ),
+        Param("seeds", "int", 1, 3, "initializations per case", minimum=1, maximum=100),
     )
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """The smallest rate's run has ``steps * 2^halvings`` steps: at most 10^7."""
+        longest = int(params["steps"]) * 2 ** int(params["halvings"])
+        if longest > 10**7:
+            raise ValueError(
+                f"--set halvings: the smallest learning rate would run {longest:,} steps "
+                f"(steps * 2^halvings); at most 10,000,000: lower steps or halvings"
+            )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
         data = dataset_configs(params["datasets"])

@@ -123,8 +123,10 @@ class EntanglementMinCut(Claim):
     )
     params = (
         Param("configs", "str", "all", "all", "comma-separated names from CONFIGS, or 'all'"),
-        Param("seeds", "int", 1, 3, "random weight draws per configuration", minimum=1),
-        Param("num_random", "int", 4, 12, "random partitions per draw", minimum=0),
+        Param(
+            "seeds", "int", 1, 3, "random weight draws per configuration", minimum=1, maximum=1000
+        ),
+        Param("num_random", "int", 4, 12, "random partitions per draw", minimum=0, maximum=1000),
     )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:

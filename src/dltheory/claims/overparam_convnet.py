@@ -226,12 +226,36 @@ class OverparamConvNet(Claim):
         ),
     )
     params = (
-        Param("seeds", "int", 4, 24, "seeds (paired runs of both variants)", minimum=1),
-        Param("max_steps", "int", 2000, 2000, "step budget of a run (censoring point)", minimum=1),
         Param(
-            "target", "float", 0.26, 0.26, "target full training objective (CE + L2)", minimum=0.0
+            "seeds", "int", 4, 24, "seeds (paired runs of both variants)", minimum=1, maximum=1000
         ),
-        Param("eval_every", "int", 25, 25, "steps between objective evaluations", minimum=1),
+        Param(
+            "max_steps",
+            "int",
+            2000,
+            2000,
+            "step budget of a run (censoring point)",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+        Param(
+            "target",
+            "float",
+            0.26,
+            0.26,
+            "target full training objective (CE + L2)",
+            minimum=0.0,
+            maximum=100.0,
+        ),
+        Param(
+            "eval_every",
+            "int",
+            25,
+            25,
+            "steps between objective evaluations",
+            minimum=1,
+            maximum=10_000,
+        ),
     )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:

@@ -102,11 +102,37 @@ class PositiveHomogeneity(Claim):
         "control (a sigmoid or a bias) deviates by more than `break_min` (1e-3) at some alpha."
     )
     params = (
-        Param("num_alpha", "int", 25, 101, "values of alpha, log-spaced in [0.1, 10]", minimum=2),
-        Param("batch", "int", 16, 64, "random inputs per network", minimum=1),
-        Param("seeds", "int", 1, 3, "weight draws per (architecture, variant)", minimum=1),
-        Param("tol", "float", 1e-10, 1e-10, "largest relative error of a homogeneous net"),
-        Param("break_min", "float", 1e-3, 1e-3, "error a control must exceed at some alpha"),
+        Param(
+            "num_alpha",
+            "int",
+            25,
+            101,
+            "values of alpha, log-spaced in [0.1, 10]",
+            minimum=2,
+            maximum=10_000,
+        ),
+        Param("batch", "int", 16, 64, "random inputs per network", minimum=1, maximum=4096),
+        Param(
+            "seeds", "int", 1, 3, "weight draws per (architecture, variant)", minimum=1, maximum=100
+        ),
+        Param(
+            "tol",
+            "float",
+            1e-10,
+            1e-10,
+            "largest relative error of a homogeneous net",
+            minimum=0,
+            maximum=1e-3,
+        ),
+        Param(
+            "break_min",
+            "float",
+            1e-3,
+            1e-3,
+            "error a control must exceed at some alpha",
+            minimum=1e-12,
+            maximum=1.0,
+        ),
     )
 
     def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
