@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from dltheory.nets.linear import DeepLinear
 from dltheory.optim import EndToEnd, end_to_end_update, end_to_end_update_reference
@@ -401,3 +402,79 @@ def test_bad_added_group_is_refused_and_not_kept() -> None:
     with pytest.raises(ValueError, match="lr"):
         opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "lr": -1.0})
     assert len(opt.param_groups) == 1
+
+
+# --------------------------------------------------------------------------- the lean step
+
+
+def test_step_bumps_the_version_counter_as_an_in_place_op_does() -> None:
+    """The fast paths write through NumPy or add_ on a detached view: autograd must still see it."""
+    for shape in [(3, 4), (40, 50), (6,), (2, 3, 2)]:
+        w = torch.nn.Parameter(randn(*shape, seed=70))
+        saved = (w**2).sum()  # saves w for backward
+        w.grad = randn(*shape, seed=71)
+        before = w._version
+        EndToEnd([w], lr=1e-2, depth=3).step()
+        assert w._version > before
+        with pytest.raises(RuntimeError, match="inplace"):
+            saved.backward()
+
+
+@pytest.mark.parametrize("shape", [(), (6,), (3, 4), (5, 2), (40, 50), (4, 3, 2, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_step_equals_the_public_update(shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    w0, g = randn(*shape, seed=80).to(dtype), randn(*shape, seed=81).to(dtype)
+    w = torch.nn.Parameter(w0.clone())
+    w.grad = g.clone()
+    EndToEnd([w], lr=0.01, depth=3).step()
+    expected = w0 - 0.01 * end_to_end_update(w0, g, 3)
+    assert rel(w.detach().double(), expected.double()) <= (
+        1e-6 if dtype == torch.float32 else 1e-14
+    )
+
+
+def test_non_contiguous_parameter() -> None:
+    base = randn(5, 3, seed=90)
+    w = torch.nn.Parameter(base.T)  # a transposed view: strides (1, 3)
+    assert not w.is_contiguous()
+    w0, g = w.detach().clone(), randn(3, 5, seed=91)
+    w.grad = g
+    EndToEnd([w], lr=0.1, depth=2).step()
+    assert rel(w.detach(), w0 - 0.1 * end_to_end_update(w0, g, 2)) <= 1e-14
+
+
+def test_step_hooks_and_profiler_still_work() -> None:
+    w = torch.nn.Parameter(randn(3, 4, seed=95))
+    opt = EndToEnd([w], lr=1e-2, depth=2)
+    calls: list[str] = []
+    pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    post = opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+    w.grad = randn(3, 4, seed=96)
+    opt.step()
+    assert calls == ["pre", "post"]
+    pre.remove()
+    post.remove()
+    glob = register_optimizer_step_post_hook(lambda o, args, kwargs: calls.append("global"))
+    try:
+        opt.step()
+    finally:
+        glob.remove()
+    opt.step()
+    assert calls == ["pre", "post", "global"]
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        opt.step()
+        opt.zero_grad()
+    names = {evt.name for evt in prof.events()}
+    assert "Optimizer.step#EndToEnd.step" in names
+    assert "Optimizer.zero_grad#EndToEnd.zero_grad" in names
+
+
+def test_zero_grad() -> None:
+    a, b = torch.nn.Parameter(randn(3, 4, seed=97)), torch.nn.Parameter(randn(5, seed=98))
+    opt = EndToEnd([{"params": [a]}, {"params": [b], "depth": 1}], lr=0.1, depth=2)
+    a.grad, b.grad = torch.ones(3, 4, dtype=F64), torch.ones(5, dtype=F64)
+    opt.zero_grad(set_to_none=False)
+    assert torch.equal(a.grad, torch.zeros(3, 4, dtype=F64))
+    assert torch.equal(b.grad, torch.zeros(5, dtype=F64))
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
