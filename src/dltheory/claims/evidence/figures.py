@@ -64,9 +64,10 @@ def draw_paired(
 def draw_effects(ax: Any, effects: Sequence[Effect], *, title: str = "") -> None:
     """Each effect's estimate and interval, against its threshold (one row per effect).
 
-    Points are coloured by outcome; the threshold is a dashed tick, and the
-    holds side of each row is shaded lightly green.  Ratios are drawn on a log
-    axis when every effect is a ratio.
+    Points are coloured by outcome, per-seed values are grey ticks below; the
+    threshold is a dashed tick, and the holds side of each row is shaded lightly
+    green.  Open-ended intervals end in an arrow head.  Ratios are drawn on a
+    log axis when every effect is a ratio.
     """
     ratio = bool(effects) and all(e.scale == "ratio" for e in effects)
     finite = [
@@ -86,6 +87,8 @@ def draw_effects(ax: Any, effects: Sequence[Effect], *, title: str = "") -> None
         left = floor if open_lo else e.low
         right = ceil if open_hi else e.high
         colour = _COLOURS[e.outcome]
+        holds = (e.threshold, ceil) if e.direction == "greater" else (floor, e.threshold)
+        ax.fill_betweenx([y - 0.4, y + 0.4], *holds, color="#2e7d32", alpha=0.07, lw=0)
         ax.plot([left, right], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
         for end, is_open, mark in ((left, open_lo, "<"), (right, open_hi, ">")):
             if is_open:
@@ -95,16 +98,7 @@ def draw_effects(ax: Any, effects: Sequence[Effect], *, title: str = "") -> None
         for s in e.samples:
             if math.isfinite(s) and (not ratio or s > 0):
                 ax.plot([s], [y - 0.18], "|", color="0.5", ms=6)
-        side = "<" if e.direction == "less" else ">"
-        ax.text(
-            e.estimate,
-            y + 0.22,
-            f"{e.outcome} (holds iff {side} {e._fmt(e.threshold)})",
-            fontsize=7,
-            color=colour,
-            va="bottom",
-            ha="center",
-        )
+        ax.text(right, y, f" {e.outcome}", fontsize=6, color=colour, va="center", ha="left")
     ax.set_yticks(range(len(effects)), [e.name for e in reversed(effects)], fontsize=7)
     ax.set_ylim(-0.7, len(effects) - 0.3)
     if ratio:

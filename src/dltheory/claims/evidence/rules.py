@@ -367,6 +367,7 @@ def median_interval(
     direction: Direction = "greater",
     confidence: float = CONFIDENCE,
     scale: Scale = "ratio",
+    replicates: str = "samples",
 ) -> Effect:
     """The median with its distribution-free order-statistic interval (``quantile_test``).
 
@@ -401,6 +402,7 @@ def median_interval(
         effect_size=None,
         samples=tuple(float(v) for v in d),
         spread=sd,
+        replicates=replicates,
     )
 
 
