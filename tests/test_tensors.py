@@ -84,8 +84,18 @@ def test_per_level_widths() -> None:
 
 def test_to_dense_refuses_large() -> None:
     tt = dt.TreeTensor.random(dt.ModeTree.balanced(64), 2, 2, seed=0)
-    with pytest.raises(ValueError, match="max_entries: the dense tensor"):
+    with pytest.raises(
+        ValueError, match=r"max_entries: this needs about 3.69e\+19 .* 2\^64"
+    ):
         tt.to_dense()
+    # the headline size: 2^1024 entries, more than a float can hold, in the message itself
+    big = dt.TreeTensor.random(dt.ModeTree.grid((32, 32)), 2, 2, seed=0)
+    with pytest.raises(ValueError, match=r"max_entries: this needs about ~10\^308.6 entries"):
+        big.to_dense()
+    from dltheory.analysis import interleaved_2d
+
+    with pytest.raises(ValueError, match=r"max_entries: .* min cut ~10\^77.1"):
+        big.schmidt_values(interleaved_2d((32, 32)))
 
 
 @pytest.mark.parametrize(

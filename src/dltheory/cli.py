@@ -20,10 +20,45 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 __all__ = ["app", "main", "parse_sets"]
 
-DEFAULT_OUT = Path("dltheory-results")
+DEFAULT_OUT = "dltheory-results"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _OneLineErrors(TyperGroup):
+    """The command group: usage errors (a bad option value, a missing argument, an unknown
+    option) end in the project's one line on stderr and exit code 2, not a usage panel."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **kwargs)
+        from typer._click import exceptions as cx  # the click that typer vendors
+
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **kwargs)
+        except cx.ClickException as exc:
+            message = _one_line(exc.format_message())
+            if message:  # (no arguments at all: the help was shown instead)
+                print(f"dltheory: error: {message}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            print("dltheory: interrupted", file=sys.stderr)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(
     name="dltheory",
@@ -31,6 +66,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_OneLineErrors,
 )
 _out = Console()
 _err = Console(stderr=True)
@@ -46,7 +82,7 @@ def _one_line_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (ValueError, TypeError, OSError) as exc:
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = _one_line(str(exc)) or type(exc).__name__
             print(f"dltheory: error: {message}", file=sys.stderr)
             raise typer.Exit(code=2) from None
 
@@ -82,7 +118,17 @@ ProfileOpt = Annotated[
     str, typer.Option("--profile", "-p", help="Parameter profile: quick or full.")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Base seed of the sweep.")]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+OutOpt = Annotated[str, typer.Option("--out", "-o", help="Output directory.")]
+DirArg = Annotated[str, typer.Argument(help="Output directory of earlier runs.")]
+
+
+def _directory(text: str, name: str = "--out") -> Path:
+    """A directory argument: not empty (``--out ""`` would mean the current directory)."""
+    if not text.strip():
+        raise ValueError(f"{name}: expected a directory, got an empty string; name one")
+    return Path(text)
+
+
 ExecOpt = Annotated[
     str, typer.Option("--executor", "-e", help="Where units run: local (processes) or dask.")
 ]
@@ -206,12 +252,12 @@ def run(
     overrides = parse_sets(set_)
     params = claim.resolve(_check_profile(profile), overrides)
     _validate_executor(executor, address, workers)
-    ensure_writable(out)
+    target = ensure_writable(_directory(out))
     result = run_claim(
         claim,
         params,
         seed,
-        out,
+        target,
         executor,
         address,
         workers,
@@ -258,16 +304,24 @@ def reproduce(
     ids = list(dict.fromkeys(only)) if only else sorted(claims.REGISTRY)
     selected = [claims.get(i) for i in ids]
     _validate_executor(executor, address, workers)
-    ensure_writable(out)
+    target = ensure_writable(_directory(out))
     results = []
     for claim in selected:
         params = claim.resolve(profile)
         results.append(
             run_claim(
-                claim, params, seed, out, executor, address, workers, progress=True, profile=profile
+                claim,
+                params,
+                seed,
+                target,
+                executor,
+                address,
+                workers,
+                progress=True,
+                profile=profile,
             )
         )
-    html_path, md_path = write_report(out)
+    html_path, md_path = write_report(target)
     _out.print(_summary_table(results))
     _explain(results)
     _out.print(f"[dim]{html_path}, {md_path}[/dim]")
@@ -276,10 +330,11 @@ def reproduce(
 
 @app.command("report")
 @_one_line_errors
-def report(out: Annotated[Path, typer.Argument(help="Output directory of earlier runs.")]) -> None:
-    """(Re)write report.html and REPORT.md from the claim results in OUT."""
+def report(directory: DirArg) -> None:
+    """(Re)write report.html and REPORT.md from the claim results in DIRECTORY."""
     from .lab import ensure_writable, write_report
 
+    out = _directory(directory, "report")
     if not out.is_dir():
         raise ValueError(f"report: {out} is not a directory of results")
     ensure_writable(out)
@@ -290,22 +345,24 @@ def report(out: Annotated[Path, typer.Argument(help="Output directory of earlier
 @app.command("verdicts")
 @_one_line_errors
 def verdicts(
-    out: Annotated[Path, typer.Argument(help="Output directory of earlier runs.")],
+    directory: DirArg,
     record: Annotated[
         bool,
         typer.Option(
             "--record",
-            help="Write OUT's full-profile verdicts into the recorded verdicts (maintainers).",
+            help="Write DIRECTORY's full-profile verdicts into the recorded ones (maintainers).",
         ),
     ] = False,
 ) -> None:
-    """Check OUT's verdicts against the recorded full-profile ones (exit 1 on a contradiction).
+    """Check DIRECTORY's verdicts against the recorded full ones (exit 1 on a contradiction).
 
     A quick profile may be inconclusive where full decides; it must never give
-    the opposite decisive outcome.  With --record, OUT's full-profile results
-    are written into the package's recorded verdicts instead.
+    the opposite decisive outcome.  With --record, DIRECTORY's full-profile
+    results are written into the package's recorded verdicts instead.
     """
     from .claims import recorded
+
+    out = _directory(directory, "verdicts")
     from .lab.report import load_summaries
 
     if not out.is_dir():

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .trees import ModeTree, Ranks
+from .validation import check_size
 
 if TYPE_CHECKING:
     from .analysis.mincut import Cut
@@ -297,13 +298,14 @@ class TreeTensor:
             When the tensor is too large to materialize; the structured
             analyses (:meth:`schmidt_values`, :meth:`matricization_rank`) never need it.
         """
-        size = self.dense_size()
-        if size > max_entries:
-            raise ValueError(
-                f"max_entries: the dense tensor of {self.in_dim}^{self.num_leaves} entries needs "
-                f"{size:.3g} entries at once (> max_entries={max_entries}); use schmidt_values/"
-                "matricization_rank, which never materialize it, or raise max_entries"
-            )
+        check_size(
+            self.dense_size(),
+            "max_entries",
+            limit=max_entries,
+            what=f"the dense tensor of {self.in_dim}^{self.num_leaves} entries",
+            fix="use schmidt_values / matricization_rank, which never materialize it, or raise "
+            "max_entries",
+        )
         if exact and not self.is_integer:
             raise ValueError("exact: exact=True needs integer parameters (random(integer=True))")
         dtype: Any = object if exact else np.float64

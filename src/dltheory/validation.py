@@ -200,13 +200,22 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def human_size(entries: float, bytes_per_entry: int = 8) -> str:
-    """``1.5e+09 entries (12 GB)``."""
+def _sci(x: int | float) -> str:
+    """``1.5e+09``, also for integers too large for a float (``~10^308.3``)."""
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 1000:
+        return f"~10^{math.log10(x):.1f}"
+    return f"{float(x):.3g}"
+
+
+def human_size(entries: int | float, bytes_per_entry: int = 8) -> str:
+    """``1.5e+09 entries (12 GB)``; exact for integers of any size (no overflow)."""
+    if isinstance(entries, int) and not isinstance(entries, bool) and entries.bit_length() > 900:
+        return f"{_sci(entries)} entries (~10^{math.log10(entries * bytes_per_entry):.1f} B)"
     b = float(entries) * bytes_per_entry
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if b >= scale:
-            return f"{float(entries):.3g} entries ({b / scale:.3g} {unit})"
-    return f"{float(entries):.3g} entries ({b:.0f} B)"
+            return f"{_sci(entries)} entries ({b / scale:.3g} {unit})"
+    return f"{_sci(entries)} entries ({b:.0f} B)"
 
 
 def check_size(

@@ -45,6 +45,8 @@ def test_every_numeric_parameter_has_both_bounds_and_defaults_inside() -> None:
 )
 def test_bad_values_are_refused_naming_the_parameter(kind: str, text: str, error: type) -> None:
     p = Param("x", kind, 1, 1, "a test parameter", minimum=0, maximum=100)
+    if kind == "bool":
+        p = Param("x", kind, True, True, "a test parameter")
     t0 = time.perf_counter()
     with pytest.raises(error, match=r"^--set x: expected"):
         p.parse(text)
@@ -63,5 +65,7 @@ def test_bounds_and_kinds() -> None:
     assert Param("b", "bool", True, True, "b").parse("No") is False
     with pytest.raises(ValueError, match="kind"):
         Param("k", "complex", 1, 1, "k")
+    with pytest.raises(ValueError, match="needs both a minimum and a maximum"):
+        Param("k", "int", 1, 1, "k", minimum=0)
     with pytest.raises(TypeError, match="--set n"):
         p.validate(True)  # a bool is not an integer

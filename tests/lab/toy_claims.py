@@ -19,10 +19,12 @@ class _Toy(Claim):
     statement = "The mean of uniform draws on [0, 1) is close to 1/2."
     data_note = "numpy.random.default_rng draws"
     params = (
-        Param("n", "int", 6, 20, "number of units", minimum=1),
-        Param("draws", "int", 200, 1000, "draws per unit", minimum=1),
-        Param("tol", "float", 0.1, 0.05, "allowed distance of the mean from 1/2", minimum=0),
-        Param("sizes", "ints", (1, 2), (1, 2, 3), "unused list parameter"),
+        Param("n", "int", 6, 20, "number of units", minimum=1, maximum=1000),
+        Param("draws", "int", 200, 1000, "draws per unit", minimum=1, maximum=10**6),
+        Param(
+            "tol", "float", 0.1, 0.05, "allowed distance of the mean from 1/2", minimum=0, maximum=1
+        ),
+        Param("sizes", "ints", (1, 2), (1, 2, 3), "unused list parameter", minimum=0, maximum=9),
     )
     sleep = 0.0
 
@@ -63,9 +65,9 @@ class SlowToy(_Toy):
     title = "Slow toy claim"
     sleep = 0.3
     params = (
-        Param("n", "int", 20, 20, "number of units", minimum=1),
-        Param("draws", "int", 100, 100, "draws per unit", minimum=1),
-        Param("tol", "float", 0.1, 0.1, "allowed distance of the mean from 1/2", minimum=0),
+        Param("n", "int", 20, 20, "number of units", minimum=1, maximum=1000),
+        Param("draws", "int", 100, 100, "draws per unit", minimum=1, maximum=10**6),
+        Param("tol", "float", 0.1, 0.1, "allowed distance from 1/2", minimum=0, maximum=1),
     )
 
 
@@ -79,9 +81,9 @@ class StatToy(_Toy):
     version = 2
     history = (Revision(2, "2026-12-01", "a t interval instead of a tolerance", "seeds vary"),)
     params = (
-        Param("n", "int", 3, 12, "number of units", minimum=1),
-        Param("draws", "int", 50, 200, "draws per unit", minimum=1),
-        Param("threshold", "float", 0.3, 0.3, "the mean must exceed this"),
+        Param("n", "int", 3, 12, "number of units", minimum=1, maximum=1000),
+        Param("draws", "int", 50, 200, "draws per unit", minimum=1, maximum=10**6),
+        Param("threshold", "float", 0.3, 0.3, "the mean must exceed this", minimum=0, maximum=1),
     )
 
     def verdict(self, params: Mapping[str, Any], results: list[dict[str, Any]]) -> Verdict:

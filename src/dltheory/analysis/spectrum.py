@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from ..validation import check_size
 from .modular import DEFAULT_PRIME, check_prime, mod_pool_last, rref_rows
 
 if TYPE_CHECKING:
@@ -177,11 +178,13 @@ def _prepare(
         from .mincut import min_cut
 
         cut = min_cut(tt.tree, tt.widths, part, in_dim=tt.in_dim)
-        raise ValueError(
-            f"max_entries: the exact spectrum for this partition needs intermediate cores of "
-            f"{biggest:.3g} entries (> max_entries={max_entries}); the Schmidt rank is at most "
-            f"the min cut {_short(cut.value)} (dltheory.min_cut). Raise max_entries if memory "
-            "allows, or bound the rank with min_cut"
+        check_size(
+            biggest,
+            "max_entries",
+            limit=max_entries,
+            what="the intermediate cores of this partition's exact spectrum",
+            fix=f"the Schmidt rank is at most the min cut {_short(cut.value)} (dltheory.min_cut); "
+            "raise max_entries if memory allows, or bound the rank with min_cut",
         )
     return tt, part
 

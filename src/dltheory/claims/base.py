@@ -66,6 +66,11 @@ class Param:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"Param {self.name}: kind {self.kind!r} is not one of {KINDS}")
+        if self.kind in ("int", "float", "ints") and (self.minimum is None or self.maximum is None):
+            raise ValueError(
+                f"Param {self.name}: a numeric parameter needs both a minimum and a maximum "
+                "(what the claim can compute), so infeasible values are refused before any work"
+            )
 
     @property
     def option(self) -> str:

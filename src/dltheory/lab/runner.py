@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 EXECUTORS = ("local", "dask")
+#: Most units one claim may plan (every parameter is bounded; this bounds their product).
+MAX_UNITS = 100_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ def ensure_writable(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write(path: Path, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +131,7 @@ def atomic_write(path: Path, write: Callable[[str], None], suffix: str = "") -> 
         dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix
     )
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's umask decides
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -323,6 +332,11 @@ def run_claim(
     version = unit_version(claim)
     t0 = time.perf_counter()
     units = claim.units(params, seed)
+    if len(units) > MAX_UNITS:
+        raise ValueError(
+            f"--set: these parameters plan {len(units):,} units of claim {claim.id!r}; at most "
+            f"{MAX_UNITS:,}: lower the number of seeds, draws or configurations"
+        )
     keys = [unit_key(claim.id, u.config, u.seed, version) for u in units]
     with Store(out) as store:
         todo = [(k, u) for k, u in zip(keys, units, strict=True) if store.get(k) is None]
