@@ -200,7 +200,7 @@ def show(claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory l
 def _summary_table(results: list[Any]) -> Table:
     table = Table(title="dltheory results")
     for col in ("id", "verdict", "seconds", "units run", "reused"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in results:
         colour = _COLOUR.get(r.outcome, "red")
         table.add_row(
@@ -376,8 +376,9 @@ def verdicts(
         return
     checks = recorded.check(docs)
     table = Table(title=f"verdicts in {out} against the recorded full profile")
-    for col in ("id", "protocol", "profile", "outcome", "recorded full", "status"):
-        table.add_column(col)
+    table.add_column("id", overflow="fold")
+    for col in ("protocol", "profile", "outcome", "recorded full", "status"):
+        table.add_column(col, overflow="fold")
     style = {"agrees": "green", "weaker": "yellow", "contradicts": "red"}
     for c in checks:
         st = style.get(c.status, "dim")
