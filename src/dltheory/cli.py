@@ -75,7 +75,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _one_line_errors(func: F) -> F:
-    """Turn ``ValueError``/``TypeError``/``OSError`` into one stderr line and exit code 2."""
+    """``ValueError``/``TypeError``/``OSError`` -> one stderr line, exit 2; Ctrl-C -> one line
+    saying what was kept, exit 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -85,6 +86,9 @@ def _one_line_errors(func: F) -> F:
             message = _one_line(str(exc)) or type(exc).__name__
             print(f"dltheory: error: {message}", file=sys.stderr)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt as exc:
+            print(f"dltheory: {_one_line(str(exc)) or 'interrupted'}", file=sys.stderr)
+            raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
 

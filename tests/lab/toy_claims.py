@@ -93,3 +93,42 @@ class StatToy(_Toy):
         rows = [RobustnessRow("toy data", e.outcome, e.describe(), preregistered=True)]
         summary = f"[{e.low:.3g}, {e.high:.3g}] {e.describe()}"  # brackets: not console markup
         return Verdict.from_effects([e], summary, {"units": len(results)}, robustness=rows)
+
+
+@register
+class FlakyToy(_Toy):
+    """Units that fail: some return NaN metrics, some raise inside the claim's code."""
+
+    id = "flaky-toy"
+    title = "Toy claim with failing units"
+    params = (
+        Param("n", "int", 4, 4, "number of units", minimum=1, maximum=100),
+        Param("draws", "int", 50, 50, "draws per unit", minimum=1, maximum=10**6),
+        Param(
+            "tol", "float", 0.5, 0.5, "allowed distance of the mean from 1/2", minimum=0, maximum=1
+        ),
+        Param("nan_units", "int", 0, 0, "units whose metrics are NaN", minimum=0, maximum=100),
+        Param("raise_units", "int", 0, 0, "units that raise ValueError", minimum=0, maximum=100),
+    )
+
+    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+        return [
+            Unit(
+                {
+                    "i": i,
+                    "draws": params["draws"],
+                    "nan": i < params["nan_units"],
+                    "raise": params["nan_units"] <= i < params["nan_units"] + params["raise_units"],
+                },
+                seed * 1000 + i,
+            )
+            for i in range(params["n"])
+        ]
+
+    def run_unit(self, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        if config["raise"]:
+            raise ValueError(f"lr: the run diverged in unit {config['i']} (a worker error)")
+        out = super().run_unit(config, seed)
+        if config["nan"]:
+            out["mean"] = float("nan")
+        return out

@@ -35,7 +35,9 @@ from .store import Store, to_json, unit_key
 
 __all__ = [
     "EXECUTORS",
+    "MAX_UNITS",
     "ClaimResult",
+    "Interrupted",
     "run_claim",
     "run_unit",
     "unit_version",
@@ -45,6 +47,10 @@ __all__ = [
 ]
 
 EXECUTORS = ("local", "dask")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what was kept."""
 #: Most units one claim may plan (every parameter is bounded; this bounds their product).
 MAX_UNITS = 100_000
 
@@ -96,8 +102,22 @@ def run_unit(claim_id: str, module: str, config: Mapping[str, Any], seed: int) -
         importlib.import_module(module)
     claim = claims.get(claim_id)
     t0 = time.perf_counter()
-    metrics = claim.run_unit(config, seed)
+    try:
+        metrics = claim.run_unit(config, seed)
+        to_json(metrics)  # standard JSON only: a NaN or infinite metric is a failed unit
+    except (ValueError, TypeError, ArithmeticError, RuntimeError, OSError) as exc:
+        text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        if isinstance(exc, ValueError) and "Out of range float values" in text:
+            text = "metrics: NaN or infinite values (the measurement failed)"
+        return {"error": text, "seconds": time.perf_counter() - t0}
     return {"metrics": metrics, "seconds": time.perf_counter() - t0}
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and says what was kept."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def ensure_writable(out_dir: str | os.PathLike[str]) -> Path:
@@ -185,19 +205,22 @@ def _run_local(
     jobs: list[tuple[str, Unit]], claim: Claim, workers: int, on_done: Callable[..., None]
 ) -> None:
     ctx = _mp_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures: dict[Future[dict[str, Any]], tuple[str, Unit]] = {
-            pool.submit(run_unit, claim.id, type(claim).__module__, dict(u.config), u.seed): (k, u)
-            for k, u in jobs
-        }
-        try:
-            for fut in as_completed(futures):
-                key, unit = futures[fut]
-                on_done(unit, fut.result())
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
+    futures: dict[Future[dict[str, Any]], tuple[str, Unit]] = {
+        pool.submit(run_unit, claim.id, type(claim).__module__, dict(u.config), u.seed): (k, u)
+        for k, u in jobs
+    }
+    try:
+        for fut in as_completed(futures):
+            key, unit = futures[fut]
+            on_done(unit, fut.result())
+    except BaseException:
+        # Ctrl-C or an error: stop the workers now, without waiting for running units
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(
@@ -243,6 +266,21 @@ def _run_dask(
         for fut in dask_as_completed([f for f, _ in submitted.values()]):
             _, unit = submitted[fut.key]
             on_done(unit, fut.result())
+
+
+def _finite(value: Any) -> Any:
+    """A copy with every non-finite float replaced by ``None`` (standard JSON for summaries).
+
+    A verdict's numbers may say "unbounded" with an infinite float; stored
+    *metrics* are never sanitized: a non-finite metric fails its unit instead.
+    """
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _history(claim: Claim) -> list[dict[str, Any]]:
@@ -346,20 +384,41 @@ def run_claim(
         with _progress(progress, len(todo), claim.id) as advance:
 
             def on_done(unit: Unit, res: dict[str, Any]) -> None:
-                store.put(claim.id, unit.config, unit.seed, version, res["metrics"], res["seconds"])
+                if "error" in res:
+                    store.fail(claim.id, unit.config, unit.seed, version, res["error"])
+                else:
+                    store.put(
+                        claim.id, unit.config, unit.seed, version, res["metrics"], res["seconds"]
+                    )
                 advance()
 
-            if todo:
-                if executor == "dask":
+            try:
+                if todo and executor == "dask":
                     _run_dask(todo, claim, n_workers, address, on_done)
-                else:
+                elif todo:
                     _run_local(todo, claim, n_workers, on_done)
+            except KeyboardInterrupt:
+                done = sum(1 for k in keys if store.get(k) is not None)
+                raise Interrupted(
+                    f"interrupted: {done} of {len(keys)} units of {claim.id} are stored in "
+                    f"{store.path}; run the same command again to resume"
+                ) from None
         results = []
+        failed = []
         for k in keys:
             row = store.get(k)
-            if row is None:  # pragma: no cover - every unit was just stored
-                raise RuntimeError(f"unit {k} missing from the store after the run")
-            results.append(row["metrics"])
+            if row is None:
+                failed.append(k)
+            else:
+                results.append(row["metrics"])
+        if failed:
+            reasons = {f["key"]: f["reason"] for f in store.failures(claim.id)}
+            first = next((reasons[k] for k in failed if k in reasons), "no result stored")
+            raise ValueError(
+                f"claim {claim.id}: {len(failed)} of {len(keys)} units failed, nothing decided "
+                f"(first: {first}); the {len(keys) - len(failed)} others are stored and will be "
+                "reused"
+            )
     verdict = claim.verdict(params, results)
     figure_path = out / "figures" / f"{claim.id}.png"
     import matplotlib
@@ -400,7 +459,7 @@ def run_claim(
         "claim_version": int(claim.version),
         "history": _history(claim),
     }
-    atomic_write_text(summary_path, to_json(doc, indent=2) + "\n")
+    atomic_write_text(summary_path, to_json(_finite(doc), indent=2) + "\n")
     return ClaimResult(
         id=claim.id,
         label=verdict.label,
