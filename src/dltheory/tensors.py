@@ -26,25 +26,37 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .trees import ModeTree, Ranks
-from .validation import check_size
+from .validation import check_choice, check_int, check_seed, check_size
 
 if TYPE_CHECKING:
     from .analysis.mincut import Cut
     from .analysis.spectrum import Spectrum
 
-__all__ = ["TreeTensor", "DEFAULT_MAX_DENSE_ENTRIES"]
+__all__ = ["TreeTensor", "DEFAULT_MAX_DENSE_ENTRIES", "MAX_PARAMS"]
 
 #: Largest number of entries :meth:`TreeTensor.to_dense` materializes by default
 #: (2**26 float64 entries = 512 MiB).
 DEFAULT_MAX_DENSE_ENTRIES = 2**26
 
 
+#: Most parameters :meth:`TreeTensor.random` draws (2^28 float64 = 2 GiB).
+MAX_PARAMS = 2**28
+
+
 def _check_dim(x: Any, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {x!r}")
-    if x < 1:
-        raise ValueError(f"{name}: must be >= 1, got {x}")
-    return int(x)
+    return check_int(x, name, minimum=1)
+
+
+def _as_matrix(a: Any, name: str) -> NDArray[Any]:
+    """A real numeric matrix (integers kept exact); complex, boolean, object entries refused."""
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: expected real values, got complex; pass the real part explicitly")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a numeric matrix, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a matrix, got shape {arr.shape}")
+    return arr
 
 
 class TreeTensor:
@@ -78,10 +90,17 @@ class TreeTensor:
             raise TypeError(f"tree: expected a ModeTree, got {type(tree).__name__}")
         self.tree = tree
         n = tree.num_leaves
+        if isinstance(leaf_weights, (str, bytes)) or not isinstance(leaf_weights, Sequence):
+            raise TypeError(f"leaf_weights: expected a sequence of {n} matrices")
         if len(leaf_weights) != n:
             raise ValueError(f"leaf_weights: expected {n} matrices, got {len(leaf_weights)}")
-        leaves = [np.asarray(a) for a in leaf_weights]
-        nodes = {int(v): np.asarray(w) for v, w in node_weights.items()}
+        if not isinstance(node_weights, Mapping):
+            raise TypeError("node_weights: expected a mapping internal node -> matrix")
+        leaves = [_as_matrix(a, f"leaf_weights[{i}]") for i, a in enumerate(leaf_weights)]
+        nodes = {
+            check_int(v, "node_weights (a key)"): _as_matrix(w, f"node_weights[{v}]")
+            for v, w in node_weights.items()
+        }
         missing = [v for v in tree.internal_nodes if v not in nodes]
         if missing:
             raise ValueError(f"node_weights: missing internal nodes {missing[:5]}")
@@ -168,10 +187,20 @@ class TreeTensor:
         m = _check_dim(in_dim, "in_dim")
         out = _check_dim(out_dim, "out_dim")
         widths = tree.resolve_ranks(ranks)
-        k = _check_dim(int_range, "int_range") if integer else 0
-        if scale not in ("unit", "fan-in"):
-            raise ValueError(f"scale: expected 'unit' or 'fan-in', got {scale!r}")
-        rng = np.random.default_rng(seed)
+        # int64 draws: the range and the products of the modular analysis stay exact
+        k = check_int(int_range, "int_range", minimum=1, maximum=2**30) if integer else 0
+        check_choice(scale, "scale", ("unit", "fan-in"))
+        if not isinstance(integer, bool) or not isinstance(nonzero, bool):
+            raise TypeError("integer, nonzero: expected True or False")
+        count = 0
+        for v in tree.nodes:
+            p = tree.parent(v)
+            cols = out if p is None else widths[p]
+            count += (m if v < tree.num_leaves else widths[v]) * cols
+        check_size(
+            count, "ranks", limit=MAX_PARAMS, what="the parameters", fix="use smaller widths or M"
+        )
+        rng = np.random.default_rng(None if seed is None else check_seed(seed))
 
         def draw(rows: int, cols: int) -> NDArray[Any]:
             if integer and nonzero:  # [-k, k-1] shifted up at 0: uniform on [-k, k] without 0
@@ -216,10 +245,7 @@ class TreeTensor:
 
     def output(self, y: int) -> TreeTensor:
         """The single-output tree tensor of output ``y`` (shares the other parameters)."""
-        if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or not (
-            0 <= y < self.out_dim
-        ):
-            raise ValueError(f"y: expected an output index in 0..{self.out_dim - 1}, got {y!r}")
+        y = check_int(y, "y", minimum=0, maximum=self.out_dim - 1, fix="an output index")
         nodes = dict(self.node_weights)
         root = self.tree.root
         nodes[root] = nodes[root][:, [int(y)]]
@@ -246,15 +272,27 @@ class TreeTensor:
         ndarray, shape (batch, out_dim) or (out_dim,)
             Computed by contracting along the tree (never materializing A).
         """
-        f = np.asarray(features, dtype=np.float64)
-        single = f.ndim == 2
-        if single:
-            f = f[None]
-        if f.ndim != 3 or f.shape[1:] != (self.num_leaves, self.in_dim):
+        raw = np.asarray(features)
+        if raw.dtype.kind == "c":
+            raise TypeError("features: expected real values, got complex")
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(f"features: expected numbers, got dtype {raw.dtype}")
+        single = raw.ndim == 2
+        shape = raw.shape if not single else (1, *raw.shape)
+        if len(shape) != 3 or shape[1:] != (self.num_leaves, self.in_dim):
             raise ValueError(
                 f"features: expected shape (batch, {self.num_leaves}, {self.in_dim}), "
-                f"got {np.shape(features)}"
+                f"got {raw.shape}"
             )
+        width = max(self.widths.values()) if self.widths else 1
+        check_size(
+            shape[0] * max(width, self.in_dim) * 4,
+            "features",
+            limit=MAX_PARAMS,
+            what="the batch's intermediate values",
+            fix="evaluate in smaller batches",
+        )
+        f = raw.astype(np.float64).reshape(shape)
         if not np.isfinite(f).all():
             raise ValueError("features: contains NaN or infinite values")
         vals: dict[int, NDArray[Any]] = {}
@@ -275,7 +313,7 @@ class TreeTensor:
         m = self.in_dim
         biggest = 0
         for v in self.tree.internal_nodes:
-            nv = len(self.tree.leaves(v))
+            nv = self.tree.num_leaves_under(v)
             biggest = max(biggest, m**nv * max(self.widths[v], self.node_weights[v].shape[1]))
         return biggest
 
@@ -298,10 +336,13 @@ class TreeTensor:
             When the tensor is too large to materialize; the structured
             analyses (:meth:`schmidt_values`, :meth:`matricization_rank`) never need it.
         """
+        limit = check_int(max_entries, "max_entries", minimum=1)
+        if not isinstance(exact, bool):
+            raise TypeError(f"exact: expected True or False, got {exact!r}")
         check_size(
             self.dense_size(),
             "max_entries",
-            limit=max_entries,
+            limit=limit,
             what=f"the dense tensor of {self.in_dim}^{self.num_leaves} entries",
             fix="use schmidt_values / matricization_rank, which never materialize it, or raise "
             "max_entries",

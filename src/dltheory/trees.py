@@ -25,7 +25,7 @@ refused before anything is allocated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any, Literal
 
 import numpy as np
@@ -251,13 +251,11 @@ class ModeTree:
         TypeError
             When ``I`` is not an iterable of ints.
         """
-        if isinstance(I, (str, bytes)) or not isinstance(I, Iterable):
+        if isinstance(I, (str, bytes, Mapping)) or not isinstance(I, Iterable):
             raise TypeError(f"I: expected a collection of leaf positions, got {type(I).__name__}")
-        items = list(I)
-        for i in items:
-            if not _is_int(i) and not (hasattr(i, "__index__") and not isinstance(i, float)):
-                raise TypeError(f"I: positions must be integers, got {i!r}")
-        idx = [int(i) for i in items]
+        if isinstance(I, Sized):
+            check_size(len(I), "I", limit=self._n, what="positions (more than the tree has)")
+        idx = [check_int(i, "I", fix="positions are integers") for i in I]
         bad = [i for i in idx if not (0 <= i < self._n)]
         if bad:
             raise ValueError(

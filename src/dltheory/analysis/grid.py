@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..validation import check_int, check_size
+
 __all__ = ["grid_tensor"]
 
 
@@ -69,22 +71,30 @@ def grid_tensor(
     """
     if not callable(f):
         raise TypeError(f"f: expected a callable, got {type(f).__name__}")
-    t = np.asarray(templates, dtype=np.float64)
+    raw = np.asarray(templates)
+    if raw.dtype.kind == "c":
+        raise TypeError("templates: expected real template points, got complex")
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"templates: expected numbers, got dtype {raw.dtype}")
+    t = raw.astype(np.float64)
     if t.ndim == 1:
         t = t[:, None]
-    if t.ndim != 2 or t.shape[0] < 1:
+    if t.ndim != 2 or t.shape[0] < 1 or t.shape[1] < 1:
         raise ValueError(f"templates: expected shape (M, s), got {np.shape(templates)}")
     if not np.isfinite(t).all():
         raise ValueError("templates: contains NaN or infinite values")
-    if isinstance(num_positions, bool) or not isinstance(num_positions, int) or num_positions < 1:
-        raise ValueError(f"num_positions: expected an int >= 1, got {num_positions!r}")
-    m, n = t.shape[0], num_positions
+    n = check_int(num_positions, "num_positions", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    limit = check_int(max_entries, "max_entries", minimum=1)
+    m = t.shape[0]
     total = m**n
-    if total > max_entries:
-        raise ValueError(
-            f"max_entries: the grid tensor has {m}^{n} = {total} entries (> {max_entries}); "
-            "use fewer templates or positions"
-        )
+    check_size(
+        total * n,
+        "max_entries",
+        limit=limit,
+        what=f"the grid tensor's {m}^{n} evaluation points",
+        fix="use fewer templates or positions",
+    )
     index = np.array(list(itertools.product(range(m), repeat=n)), dtype=np.int64).reshape(total, n)
     chunks = []
     for start in range(0, total, batch_size):
@@ -94,6 +104,8 @@ def grid_tensor(
             raise ValueError(
                 f"f: returned {vals.shape[0]} values for a batch of {idx.shape[0]} inputs"
             )
+        if not np.isfinite(vals).all():
+            raise ValueError("f: returned NaN or infinite values on the template grid")
         chunks.append(vals.reshape(idx.shape[0], -1))
     out = np.concatenate(chunks, axis=0)
     tail = () if out.shape[1] == 1 else (out.shape[1],)

@@ -9,11 +9,22 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..validation import check_float
+
 __all__ = ["entanglement_entropy", "geometric_measure", "schmidt_number"]
 
 
+def _values(s: ArrayLike) -> NDArray[np.float64]:
+    raw = np.asarray(s)
+    if raw.dtype.kind == "c":
+        raise TypeError("s: expected real singular values, got complex")
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"s: expected numbers, got dtype {raw.dtype}")
+    return raw.astype(np.float64)
+
+
 def _probs(s: ArrayLike) -> NDArray[np.float64]:
-    a = np.asarray(s, dtype=np.float64)
+    a = _values(s)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"s: expected a non-empty 1D spectrum, got shape {a.shape}")
     if not np.isfinite(a).all():
@@ -44,12 +55,10 @@ def schmidt_number(s: ArrayLike, tol: float | None = None) -> int:
 
     ``tol`` defaults to ``max(s) * len(s) * eps`` (the ``matrix_rank`` rule).
     """
-    a = np.asarray(s, dtype=np.float64)
+    a = _values(s)
     _probs(a)
     if tol is None:
         thr = float(a.max()) * a.size * float(np.finfo(np.float64).eps)
-    elif isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
-        raise ValueError(f"tol: expected a non-negative number, got {tol!r}")
     else:
-        thr = float(tol)
+        thr = check_float(tol, "tol", minimum=0.0)
     return int(np.count_nonzero(a > thr))

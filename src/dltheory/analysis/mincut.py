@@ -20,10 +20,17 @@ from dataclasses import dataclass
 import networkx as nx
 
 from ..trees import ModeTree, Ranks
+from ..validation import check_int
 
 __all__ = ["Cut", "CutEdge", "min_cut", "network_graph"]
 
-_SCALE = 2.0**40  # fixed-point scale for log-capacities (exact integer max-flow)
+_SCALE = 2**40  # fixed-point scale for log-capacities (exact integer max-flow)
+
+
+def _check_tree(tree: object) -> ModeTree:
+    if not isinstance(tree, ModeTree):
+        raise TypeError(f"tree: expected a ModeTree, got {type(tree).__name__}")
+    return tree
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ def network_graph(tree: ModeTree, widths: dict[int, int], in_dim: int) -> nx.Gra
     matrices); hyperedge vertices ``"d{v}"`` carry the width ``r_v``; open legs
     connect ``"A{i}"`` to ``"x{i}"`` with width ``in_dim``.
     """
+    tree = _check_tree(tree)
+    widths = tree.resolve_ranks(widths, name="widths")
+    in_dim = check_int(in_dim, "in_dim", minimum=1)
     g = nx.Graph()
     for v in tree.internal_nodes:
         g.add_node(f"d{v}", kind="delta", width=widths[v])
@@ -90,17 +100,25 @@ def min_cut(tree: ModeTree, ranks: Ranks, I: Iterable[int], *, in_dim: int) -> C
     Cut
         ``value`` is the product of the widths of the cut edges (an upper bound
         on the matricization rank), ``edges`` says which legs and bonds are cut.
+
+    Notes
+    -----
+    Max-flow on integer capacities ``round(2^40 log w)``; the edges that must
+    never be cut get the sum of all other capacities plus one, a bound no cut
+    of finite edges can reach, whatever the widths (Python integers do not
+    overflow).  ``value`` is the exact product of the cut's widths; cuts whose
+    products differ by less than a factor ``exp(N 2^-40)`` are ties at this
+    precision.
     """
-    if isinstance(in_dim, bool) or not isinstance(in_dim, int):
-        raise TypeError(f"in_dim: expected an int, got {in_dim!r}")
-    if in_dim < 1:
-        raise ValueError(f"in_dim: must be >= 1, got {in_dim}")
+    tree = _check_tree(tree)
+    in_dim = check_int(in_dim, "in_dim", minimum=1)
     widths = tree.resolve_ranks(ranks)
     part = tree.check_partition(I)
-    inf = int(_SCALE * 1e6)
 
     def cap(w: int) -> int:
-        return int(round(math.log(w) * _SCALE))
+        return round(math.log(w) * _SCALE)
+
+    inf = cap(in_dim) * tree.num_leaves + sum(cap(w) for w in widths.values()) + 1
 
     g = nx.DiGraph()
     for i in range(tree.num_leaves):

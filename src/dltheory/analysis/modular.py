@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..validation import check_int
+
 __all__ = ["DEFAULT_PRIME", "check_prime", "rref_rows", "rank_mod_p", "mod_pool_last"]
 
 #: The Mersenne prime 2**31 - 1.
@@ -19,10 +21,11 @@ DEFAULT_PRIME = 2**31 - 1
 
 
 def check_prime(p: Any, name: str = "prime") -> int:
-    """Return ``p`` if it is a prime in (2, 2**31), else raise ``ValueError`` naming ``name``."""
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not (2 < p < 2**31):
-        raise ValueError(f"{name}: expected a prime in (2, 2**31), got {p!r}")
-    p = int(p)
+    """Return ``p`` if it is a prime in (2, 2**31), else raise ``ValueError`` naming ``name``.
+
+    (Products of two residues below 2**31 fit in int64, so every reduction is exact.)
+    """
+    p = check_int(p, name, minimum=3, maximum=2**31 - 1, fix="a prime below 2**31")
     if p % 2 == 0 or any(p % d == 0 for d in range(3, int(p**0.5) + 1, 2)):
         raise ValueError(f"{name}: {p} is not prime")
     return p
@@ -58,8 +61,13 @@ def rref_rows(mat: NDArray[Any], p: int) -> NDArray[np.int64]:
 
 
 def rank_mod_p(mat: NDArray[Any], p: int) -> int:
-    """Rank of an integer matrix over Z/pZ."""
-    return int(rref_rows(mat, p).shape[0])
+    """Rank of an integer matrix over Z/pZ (floats refused: their residues mean nothing)."""
+    a = np.asarray(mat)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"mat: expected an integer matrix, got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"mat: expected a matrix, got shape {a.shape}")
+    return int(rref_rows(a, check_prime(p, "p")).shape[0])
 
 
 def mod_pool_last(

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..validation import check_size
+from ..validation import check_choice, check_float, check_int, check_size
 from .modular import DEFAULT_PRIME, check_prime, mod_pool_last, rref_rows
 
 if TYPE_CHECKING:
@@ -173,15 +173,16 @@ def _prepare(
         raise ValueError(
             f"y: the tensor has {tt.out_dim} outputs; pass y= to pick one (or use .output(y))"
         )
+    limit = check_int(max_entries, "max_entries", minimum=1)
     ka, kb, biggest = core_plan(tt, part)
-    if biggest > max_entries:
+    if biggest > limit:
         from .mincut import min_cut
 
         cut = min_cut(tt.tree, tt.widths, part, in_dim=tt.in_dim)
         check_size(
             biggest,
             "max_entries",
-            limit=max_entries,
+            limit=limit,
             what="the intermediate cores of this partition's exact spectrum",
             fix=f"the Schmidt rank is at most the min cut {_short(cut.value)} (dltheory.min_cut); "
             "raise max_entries if memory allows, or bound the rank with min_cut",
@@ -399,8 +400,9 @@ def matricization_rank(
         For a modular rank of a float tensor, a bad method or prime, or a
         partition whose exact analysis exceeds ``max_entries``.
     """
-    if method not in ("svd", "modular"):
-        raise ValueError(f"method: expected 'svd' or 'modular', got {method!r}")
+    check_choice(method, "method", ("svd", "modular"))
+    if tol is not None:
+        tol = check_float(tol, "tol", minimum=0.0)
     tt, part = _prepare(tensor, I, y, max_entries)
     if method == "modular":
         if not tt.is_integer:
@@ -416,8 +418,6 @@ def matricization_rank(
         return 0
     if tol is None:
         return int(np.count_nonzero(s > float(s[0]) * max(core.shape) * np.finfo(np.float64).eps))
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
-        raise ValueError(f"tol: expected a non-negative number, got {tol!r}")
     # the core carries the spectrum divided by exp(log); compare in log space
     with np.errstate(divide="ignore"):
         return int(np.count_nonzero(np.log(s) + log > math.log(tol) if tol > 0 else s > 0))
