@@ -255,7 +255,7 @@ def run(
     claim = _claims().get(claim_id)
     overrides = parse_sets(set_)
     params = claim.resolve(_check_profile(profile), overrides)
-    _validate_executor(executor, address, workers)
+    _validate_executor(executor, address, workers, seed)
     target = ensure_writable(_directory(out))
     result = run_claim(
         claim,
@@ -275,15 +275,19 @@ def run(
     _strict_exit(strict, [result])
 
 
-def _validate_executor(executor: str, address: str | None, workers: int | None) -> None:
+def _validate_executor(
+    executor: str, address: str | None, workers: int | None, seed: int = 0
+) -> None:
     from .lab import EXECUTORS
+    from .validation import check_int, check_seed
 
+    check_seed(seed, "--seed")
     if executor not in EXECUTORS:
         raise ValueError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
     if address is not None and executor != "dask":
         raise ValueError("--address: only meaningful with --executor dask")
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers: expected an integer >= 1, got {workers}")
+    if workers is not None:
+        check_int(workers, "--workers", minimum=1, maximum=1024)
 
 
 @app.command("reproduce")
@@ -307,7 +311,7 @@ def reproduce(
     _check_profile(profile)
     ids = list(dict.fromkeys(only)) if only else sorted(claims.REGISTRY)
     selected = [claims.get(i) for i in ids]
-    _validate_executor(executor, address, workers)
+    _validate_executor(executor, address, workers, seed)
     target = ensure_writable(_directory(out))
     results = []
     for claim in selected:

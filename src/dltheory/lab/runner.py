@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..claims import Claim, Unit
+from ..validation import check_int, check_seed
 from .store import Store, to_json, unit_key
 
 __all__ = [
@@ -361,11 +362,8 @@ def run_claim(
         raise ValueError(f"--executor: expected one of {EXECUTORS}, got {executor!r}")
     if address is not None and executor != "dask":
         raise ValueError("--address: only meaningful with --executor dask")
-    n_workers = 2 if workers is None else workers
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ValueError(f"--workers: expected an integer >= 1, got {workers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"--seed: expected an integer, got {seed!r}")
+    n_workers = 2 if workers is None else check_int(workers, "--workers", minimum=1, maximum=1024)
+    seed = check_seed(seed, "--seed")
     out = ensure_writable(out_dir)
     version = unit_version(claim)
     t0 = time.perf_counter()
