@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo tour test lint pytest verdicts catalogue bench clean
+.PHONY: demo tour test lint pytest verdicts catalogue bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ tour: $(STAMP)
 	$(BIN)/python -m dltheory.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
 
 test: lint pytest verdicts
@@ -46,5 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_end_to_end.py
 	$(BIN)/python benchmarks/bench_trees.py
 
+# Mutation testing (mutmut) of analysis/, lab/ and the claims' verdict rules, with the score
+# per package; hours on two cores, resumable; not part of CI.
+mutate: $(STAMP)
+	$(BIN)/pip install --quiet "mutmut>=3.8"
+	HYPOTHESIS_PROFILE=mutate $(BIN)/python tools/mutate.py
+
 clean:
-	rm -rf $(VENV) dltheory-results build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dltheory-results build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache mutants

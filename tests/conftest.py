@@ -13,4 +13,6 @@ from hypothesis import settings
 
 settings.register_profile("default", derandomize=True)
 settings.register_profile("explore", derandomize=False, max_examples=500)
+# mutation testing (make mutate) runs the tests once per mutant: fewer examples
+settings.register_profile("mutate", derandomize=True, max_examples=12)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -193,7 +193,9 @@ class DepthEfficiency(Claim):
         ),
     )
 
-    def check(self, params: Mapping[str, Any]) -> None:
+    def check(  # pragma: no mutate block (input checks, not the verdict rule)
+        self, params: Mapping[str, Any]
+    ) -> None:
         """Balanced trees need powers of 2; the 2D grids must be small enough for exact ranks."""
         for name in ("n", "cp_n"):
             v = int(params[name])
@@ -211,7 +213,9 @@ class DepthEfficiency(Claim):
             except ValueError as exc:
                 raise ValueError(f"--set grids: {h}x{w}: {exc}") from None
 
-    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+    def units(  # pragma: no mutate block (planning, not the verdict rule)
+        self, params: Mapping[str, Any], seed: int
+    ) -> list[Unit]:
         out = [
             Unit({"part": "deep", "n": params["n"], "draw": d}, derive_seed(seed, self.id, "a", d))
             for d in range(params["draws"])
@@ -244,7 +248,9 @@ class DepthEfficiency(Claim):
             )
         return out
 
-    def run_unit(self, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    def run_unit(  # pragma: no mutate block (measurement, not the verdict rule)
+        self, config: Mapping[str, Any], seed: int
+    ) -> dict[str, Any]:
         part = config["part"]
         if part == "deep":
             n, m, r = int(config["n"]), 2, 2
@@ -434,7 +440,9 @@ class DepthEfficiency(Claim):
             numbers,
         )
 
-    def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
+    def figure(  # pragma: no mutate block (drawing, not the verdict rule)
+        self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str
+    ) -> None:
         plt = pyplot()
         fig, (ax, sx, bx) = plt.subplots(1, 3, figsize=(15, 4))
         deep = [r for r in results if r["part"] == "deep"]

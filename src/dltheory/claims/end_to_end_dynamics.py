@@ -141,7 +141,9 @@ class EndToEndDynamics(Claim):
         Param("seeds", "int", 1, 3, "initializations per case", minimum=1, maximum=100),
     )
 
-    def check(self, params: Mapping[str, Any]) -> None:
+    def check(  # pragma: no mutate block (input checks, not the verdict rule)
+        self, params: Mapping[str, Any]
+    ) -> None:
         """The smallest rate's run has ``steps * 2^halvings`` steps: at most 10^7."""
         longest = int(params["steps"]) * 2 ** int(params["halvings"])
         if longest > 10**7:
@@ -150,7 +152,9 @@ class EndToEndDynamics(Claim):
                 f"(steps * 2^halvings); at most 10,000,000: lower steps or halvings"
             )
 
-    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+    def units(  # pragma: no mutate block (planning, not the verdict rule)
+        self, params: Mapping[str, Any], seed: int
+    ) -> list[Unit]:
         data = dataset_configs(params["datasets"])
         top = int(params["halvings"])
         out = []
@@ -176,7 +180,9 @@ class EndToEndDynamics(Claim):
                         out.append(Unit(cfg, derive_seed(seed, key, depth, s)))
         return out
 
-    def run_unit(self, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    def run_unit(  # pragma: no mutate block (measurement, not the verdict rule)
+        self, config: Mapping[str, Any], seed: int
+    ) -> dict[str, Any]:
         torch.set_num_threads(1)
         ds = load_checked(config)
         x, y = xy(ds)
@@ -291,7 +297,9 @@ class EndToEndDynamics(Claim):
         )
         return Verdict.exact(ok, summary, numbers)
 
-    def figure(self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str) -> None:
+    def figure(  # pragma: no mutate block (drawing, not the verdict rule)
+        self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str
+    ) -> None:
         plt = pyplot()
         names = sorted({r["dataset"] for r in results})
         fig, axes = plt.subplots(
