@@ -38,8 +38,11 @@ def diabetes() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 
 # ------------------------------------------------------------------ check_p
-@pytest.mark.parametrize("p", [1, 1.0, 2, 3.5, 4, np.float64(6.0), np.int64(2)])
+@pytest.mark.parametrize(
+    "p", [1, 1.0, 2, 3.5, 4, np.float64(6.0), np.int64(2), np.array(3.0), torch.tensor(2.0)]
+)
 def test_check_p_accepts_finite_reals_at_least_one(p: Any) -> None:
+    # dltheory.validation.check_float: 0-d arrays and tensors are numbers too
     out = check_p(p)
     assert isinstance(out, float) and out == float(p)
 
@@ -118,7 +121,9 @@ def test_lp_loss_rejects_bad_p_values(p: float) -> None:
         lp_regression_optimum(np.eye(3), np.ones(3), p=p)
 
 
-@pytest.mark.parametrize("p", [True, False, "2", None, [2], torch.tensor(2.0), 2 + 0j])
+@pytest.mark.parametrize(
+    "p", [True, False, np.bool_(True), "2", None, [2], torch.tensor([2.0, 3.0]), 2 + 0j]
+)
 def test_lp_loss_rejects_bad_p_types(p: Any) -> None:
     pred, target = torch.zeros(3), torch.ones(3)
     with pytest.raises(TypeError, match="p"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from dltheory.nets.linear import DeepLinear
-from dltheory.optim import EndToEnd, end_to_end_update, end_to_end_update_reference
+from dltheory.optim import MAX_DEPTH, EndToEnd, end_to_end_update, end_to_end_update_reference
 
 F64 = torch.float64
 
@@ -164,15 +165,36 @@ def test_shape_mismatch_raises() -> None:
         end_to_end_update_reference(torch.zeros(3, 4), torch.zeros(4, 3), 2)
 
 
-@pytest.mark.parametrize("depth", [0, -2, 1.5, 2.0, True, "2", None])
-def test_bad_depth_raises(depth: object) -> None:
+@pytest.mark.parametrize(
+    ("depth", "error"),
+    [
+        (0, ValueError),
+        (-2, ValueError),
+        (MAX_DEPTH + 1, ValueError),
+        (10**9, ValueError),  # would run for minutes per step
+        (1.5, TypeError),
+        (2.0, TypeError),  # integers are integers (dltheory.validation.check_int)
+        (True, TypeError),
+        ("2", TypeError),
+        (None, TypeError),
+    ],
+)
+def test_bad_depth_raises(depth: object, error: type[Exception]) -> None:
     w = torch.ones(2, 3)
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(error, match="^depth: "):
         end_to_end_update(w, w, depth)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(error, match="^depth: "):
         end_to_end_update_reference(w, w, depth)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(error, match="^depth: "):
         EndToEnd([torch.nn.Parameter(w)], lr=0.1, depth=depth)  # type: ignore[arg-type]
+
+
+def test_numpy_integer_depth_and_lr_are_welcome() -> None:
+    w = torch.nn.Parameter(torch.ones(2, 3))
+    opt = EndToEnd([w], lr=np.float64(0.1), depth=np.int64(3))  # type: ignore[arg-type]
+    assert type(opt.defaults["depth"]) is int and type(opt.defaults["lr"]) is float
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "depth": np.int32(2)})
+    assert type(opt.param_groups[1]["depth"]) is int
 
 
 # --------------------------------------------------------------------------- Theorem 1
@@ -324,12 +346,24 @@ def test_non_finite_parameter_raises_and_mentions_lr(shape: tuple[int, ...], bad
         opt.step()
 
 
-@pytest.mark.parametrize("lr", [0, 0.0, -1e-3, float("nan"), True])
-def test_bad_lr_raises(lr: float) -> None:
+@pytest.mark.parametrize(
+    ("lr", "error"),
+    [
+        (0, ValueError),
+        (0.0, ValueError),
+        (-1e-3, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),  # the first step would make every weight inf
+        (True, TypeError),
+        (1 + 1j, TypeError),
+        ("0.1", TypeError),
+    ],
+)
+def test_bad_lr_raises(lr: float, error: type[Exception]) -> None:
     p = torch.nn.Parameter(torch.ones(2, 2))
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(error, match="^lr: "):
         EndToEnd([p], lr=lr)
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(error, match="^lr: "):
         EndToEnd([{"params": [p], "lr": lr}], lr=0.1)
 
 

@@ -9,14 +9,20 @@ are ``int64`` class indices ``0 .. num_classes - 1``.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["Dataset", "check_finite"]
+from ..validation import MAX_ENTRIES, check_array, check_float, check_int, describe
+
+__all__ = ["MAX_CLASSES", "Dataset", "check_finite"]
+
+#: Most classes a :class:`Dataset` may have: a classifier's output layer has
+#: ``num_classes`` entries per example, so more than the entries one call may
+#: allocate (:data:`dltheory.validation.MAX_ENTRIES`) cannot be trained on.
+MAX_CLASSES = MAX_ENTRIES
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -34,7 +40,7 @@ class Dataset:
         Labels, ``int64``, shape ``(n_train,)`` and ``(n_test,)``, with values
         in ``0 .. num_classes - 1``.
     num_classes : int
-        Number of classes.
+        Number of classes, ``1 <= num_classes <=`` :data:`MAX_CLASSES`.
     source : str
         One line saying where the data comes from.
 
@@ -64,26 +70,25 @@ class Dataset:
     source: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str):
-            raise TypeError(f"name: expected a str, got {type(self.name).__name__}")
-        if not isinstance(self.source, str):
-            raise TypeError(f"source: expected a str, got {type(self.source).__name__}")
-        k = self.num_classes
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"num_classes: expected an int, got {k!r}")
-        if k < 1:
-            raise ValueError(f"num_classes: must be >= 1, got {k}")
+        for field in ("name", "source"):
+            value = getattr(self, field)
+            if not isinstance(value, str):
+                raise TypeError(f"{field}: expected a str, got {describe(value)}")
+        k = check_int(
+            self.num_classes,
+            "num_classes",
+            minimum=1,
+            maximum=MAX_CLASSES,
+            fix="the number of classes, labels 0 .. num_classes - 1",
+        )
+        object.__setattr__(self, "num_classes", k)  # a Python int (np.int64 welcome)
         for part in ("train", "test"):
             x = getattr(self, f"x_{part}")
             y = getattr(self, f"y_{part}")
-            if not isinstance(x, torch.Tensor):
-                raise TypeError(f"x_{part}: expected a torch.Tensor, got {type(x).__name__}")
-            if not isinstance(y, torch.Tensor):
-                raise TypeError(f"y_{part}: expected a torch.Tensor, got {type(y).__name__}")
-            if not x.is_floating_point():
-                raise TypeError(f"x_{part}: expected a floating-point tensor, got {x.dtype}")
-            if y.dtype != torch.int64:
-                raise TypeError(f"y_{part}: expected an int64 tensor of labels, got {y.dtype}")
+            if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+                raise TypeError(f"x_{part}: expected a floating-point tensor, got {describe(x)}")
+            if not isinstance(y, torch.Tensor) or y.dtype != torch.int64:
+                raise TypeError(f"y_{part}: expected an int64 tensor of labels, got {describe(y)}")
             if x.ndim < 1 or x.shape[0] == 0:
                 raise ValueError(
                     f"x_{part}: expected a non-empty batch, got shape {tuple(x.shape)}"
@@ -128,24 +133,32 @@ class Dataset:
 
 
 def check_finite(x: torch.Tensor | np.ndarray[Any, Any], name: str) -> None:
-    """Raise unless every entry of ``x`` is finite.
+    """Raise unless every entry of ``x`` is finite, saying how many are not.
+
+    The kind of ``x`` is checked by :func:`dltheory.validation.check_array`
+    (a real NumPy array or torch tensor); this adds the count of bad entries,
+    which :func:`dltheory.train.train` reports for a data set.
 
     Parameters
     ----------
     x : torch.Tensor or ndarray
-        The values to check.
+        The values to check (real; integers are always finite).
     name : str
         The argument name used in the message.
 
     Raises
     ------
+    TypeError
+        If ``x`` is not a real numeric array or tensor (complex, boolean,
+        strings, a list).
     ValueError
         ``"<name>: contains NaN or infinite values ..."`` if any entry is NaN
         or +-inf.
     """
+    check_array(x, name, finite=False)
     t = torch.as_tensor(x)
-    if not (t.is_floating_point() or t.is_complex()):
-        return  # integers and booleans are always finite
+    if not t.is_floating_point():
+        return  # integers are always finite
     bad = ~torch.isfinite(t)
     if bool(bad.any()):
         n_nan = int(torch.isnan(t).sum())
@@ -157,27 +170,48 @@ def check_finite(x: torch.Tensor | np.ndarray[Any, Any], name: str) -> None:
 
 
 # ------------------------------------------------------------- shared checks
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected an int, got {seed!r}")
-    if not (0 <= seed < 2**32):
-        raise ValueError(f"seed: must lie in 0 .. 2**32 - 1 (a NumPy seed), got {seed}")
-    return int(seed)
+_FRACTION_FIX = "the share of the examples put in the test set, strictly between 0 and 1 (e.g. 0.2)"
 
 
-def _check_test_fraction(test_fraction: Any) -> float:
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real):
-        raise TypeError(f"test_fraction: expected a float in (0, 1), got {test_fraction!r}")
-    f = float(test_fraction)
-    if not (0.0 < f < 1.0):
-        raise ValueError(f"test_fraction: must lie strictly between 0 and 1, got {test_fraction}")
+def _test_fraction(value: Any) -> float:
+    """``test_fraction`` as a float in the open interval ``(0, 1)``.
+
+    :func:`~dltheory.validation.check_float` refuses what is not a finite real
+    number; the open upper end (``1`` puts every example in the test set) is
+    checked here, with the same message.
+    """
+    f = check_float(value, "test_fraction", fix=_FRACTION_FIX)
+    if not 0.0 < f < 1.0:
+        raise ValueError(
+            f"test_fraction: expected a finite number in (0, 1), got {describe(value)}; "
+            f"{_FRACTION_FIX}"
+        )
     return f
+
+
+#: NumPy's legacy generators (``np.random.seed``, ``RandomState``) take 32-bit seeds.
+_LEGACY_SEEDS = 2**32
+
+
+def _legacy_seed(seed: int) -> int:
+    """A 32-bit seed for NumPy's legacy generators, from a seed in ``[0, 2**63)``.
+
+    Seeds below ``2**32`` are used as they are (the splits and data of every
+    seed used so far are unchanged); larger ones are hashed to 32 bits by
+    :class:`numpy.random.SeedSequence`.
+    """
+    if seed < _LEGACY_SEEDS:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
 
 
 def _stratified_split(
     y: np.ndarray[Any, Any], test_fraction: float, seed: int, num_classes: int
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Indices ``(train, test)`` of a seeded stratified split of labels ``y``."""
+    """Indices ``(train, test)`` of a seeded stratified split of labels ``y``.
+
+    ``seed`` is a checked seed in ``[0, 2**63)`` (see :func:`_legacy_seed`).
+    """
     from sklearn.model_selection import train_test_split
 
     n = len(y)
@@ -185,11 +219,15 @@ def _stratified_split(
     n_train = n - n_test
     if min(n_train, n_test) < num_classes:
         raise ValueError(
-            f"test_fraction: {test_fraction} of {n} examples gives {n_train} train and "
-            f"{n_test} test examples; a stratified split needs at least one example "
-            f"per class ({num_classes}) in each part"
+            f"test_fraction: expected a fraction that leaves at least one example per class "
+            f"({num_classes}) in each part, got {test_fraction} ({n_train} train and {n_test} "
+            f"test of {n} examples); a stratified split needs every class in both parts"
         )
     idx_train, idx_test = train_test_split(
-        np.arange(n), test_size=n_test, random_state=seed, shuffle=True, stratify=y
+        np.arange(n),
+        test_size=n_test,
+        random_state=_legacy_seed(seed),
+        shuffle=True,
+        stratify=y,
     )
     return np.asarray(idx_train), np.asarray(idx_test)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Dataset, _check_seed, _check_test_fraction, _stratified_split
+from ..validation import check_seed
+from .base import Dataset, _stratified_split, _test_fraction
 
 __all__ = ["load_digits"]
 
@@ -27,7 +28,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
         Fraction of the 1797 examples put in the test set, in ``(0, 1)``.
         The test set has ``ceil(test_fraction * 1797)`` examples.
     seed : int, optional
-        Seed of the split; the same seed gives the same split.
+        Seed of the split, in ``[0, 2**63)``; the same seed gives the same split.
 
     Returns
     -------
@@ -36,14 +37,23 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
         from ``0 .. 16`` to ``[0, 1]``; ``y`` int64 in ``0 .. 9``.  Every class
         has the same share of examples in both parts (up to rounding).
 
+    Raises
+    ------
+    TypeError
+        For a ``test_fraction`` that is not a real number or a ``seed`` that
+        is not an integer (``True``, ``1.5``, ``"0"``).
+    ValueError
+        For a ``test_fraction`` outside ``(0, 1)`` or one that leaves a class
+        out of a part, or a ``seed`` outside ``[0, 2**63)``.
+
     Examples
     --------
     >>> ds = load_digits()
     >>> ds.num_train, ds.num_test, ds.input_shape
     (1437, 360, (1, 8, 8))
     """
-    f = _check_test_fraction(test_fraction)
-    s = _check_seed(seed)
+    f = _test_fraction(test_fraction)
+    s = check_seed(seed)
     from sklearn import datasets
 
     bunch = datasets.load_digits()

@@ -1,5 +1,5 @@
 """Optimization: the end-to-end (depth-preconditioned) optimizer of deep linear networks."""
 
-from .end_to_end import EndToEnd, end_to_end_update, end_to_end_update_reference
+from .end_to_end import MAX_DEPTH, EndToEnd, end_to_end_update, end_to_end_update_reference
 
-__all__ = ["EndToEnd", "end_to_end_update", "end_to_end_update_reference"]
+__all__ = ["MAX_DEPTH", "EndToEnd", "end_to_end_update", "end_to_end_update_reference"]

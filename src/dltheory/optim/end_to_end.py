@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -84,7 +83,20 @@ import torch.nn.functional as F
 import torch.optim.optimizer as _torch_optimizer
 from torch.autograd.graph import increment_version
 
-__all__ = ["EndToEnd", "end_to_end_update", "end_to_end_update_reference"]
+from ..validation import check_array, check_float, check_int, describe
+
+__all__ = ["MAX_DEPTH", "EndToEnd", "end_to_end_update", "end_to_end_update_reference"]
+
+#: Deepest network emulated.  A step costs ``O(N)`` in the depth: ``N - 2`` products of
+#: ``k x k`` matrices in the Gram route, ``(N - 2) x k`` tables of powers in the SVD
+#: route, ``2 N`` eigendecompositions in the reference; at this depth one step of a
+#: ``32 x 32`` weight takes ~0.1 s, and it is the deepest :class:`dltheory.DeepLinear`
+#: the project builds (``nets.linear.MAX_DEPTH``), whose trajectory ``EndToEnd``
+#: follows.
+MAX_DEPTH = 10_000
+
+_DEPTH_FIX = f"the emulated depth N, 1 <= N <= {MAX_DEPTH} (N = 1: plain gradient descent)"
+_LR_FIX = "a learning rate, finite and > 0"
 
 #: float64 weights take the Gram route only when ``lam_min >= _TAU_64 * lam_max``
 #: (``cond(W) <= 1e3``); otherwise the SVD.
@@ -112,19 +124,43 @@ def _numpy_eigh() -> Callable[[np.ndarray[Any, Any]], tuple[np.ndarray[Any, Any]
 _EIGH = _numpy_eigh()
 
 
-def _check_depth(depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
-        raise ValueError(f"depth: expected an integer >= 1 (the emulated depth N), got {depth!r}")
-    return int(depth)
+def _depth(depth: Any) -> int:
+    """The checked depth (:func:`~dltheory.validation.check_int`, ``1 .. MAX_DEPTH``)."""
+    return check_int(depth, "depth", minimum=1, maximum=MAX_DEPTH, fix=_DEPTH_FIX)
 
 
-def _check_lr(lr: Any) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not float(lr) > 0:
-        raise ValueError(f"lr: expected a learning rate > 0, got {lr!r}")
-    return float(lr)
+def _lr(lr: Any) -> float:
+    """The checked learning rate (:func:`~dltheory.validation.check_float`, finite, ``> 0``)."""
+    return check_float(lr, "lr", minimum=0.0, exclusive_minimum=True, fix=_LR_FIX)
+
+
+def _param_list(params: Any, name: str) -> list[Any]:
+    """``params`` (an iterable of parameters or of groups) as a non-empty list."""
+    if isinstance(params, (torch.Tensor, str, bytes, dict, set)) or not isinstance(
+        params, Iterable
+    ):
+        fix = (
+            "pass [tensor]"
+            if isinstance(params, torch.Tensor)
+            else "pass a list (a set has no fixed order)"
+            if isinstance(params, set)
+            else "e.g. model.parameters() or [{'params': [...], 'lr': ...}]"
+        )
+        raise TypeError(
+            f"{name}: expected an iterable of parameters or of parameter groups (dicts), "
+            f"got {describe(params)}; {fix}"
+        )
+    items = list(params)
+    if not items:
+        raise ValueError(f"{name}: expected at least one parameter, got an empty iterable")
+    return items
 
 
 _NON_FINITE = "weight: has NaN or infinite values (the run diverged?); lower lr"
+_NON_FINITE_GRAD = (
+    "grad: has NaN or infinite values, or the update overflows (a NaN or infinite loss? "
+    "the run diverged?); lower lr"
+)
 
 
 def _vector_coefficients(w: torch.Tensor, g: torch.Tensor, n: int) -> tuple[float, float] | None:
@@ -134,7 +170,10 @@ def _vector_coefficients(w: torch.Tensor, g: torch.Tensor, n: int) -> tuple[floa
         return None
     if not math.isfinite(sq):
         raise ValueError(_NON_FINITE)
-    return sq ** (1.0 - 1.0 / n), (n - 1) * float(torch.dot(g, w)) / sq
+    alpha = (n - 1) * float(torch.dot(g, w)) / sq
+    if not math.isfinite(alpha):  # <g, w> is NaN or infinite for a non-finite g
+        raise ValueError(_NON_FINITE_GRAD)
+    return sq ** (1.0 - 1.0 / n), alpha
 
 
 def _vector_update(w: torch.Tensor, g: torch.Tensor, n: int) -> torch.Tensor:
@@ -166,6 +205,8 @@ def _svd_update(w: torch.Tensor, g: torch.Tensor, n: int) -> torch.Tensor:
     """
     if not bool(torch.isfinite(w).all()):  # the SVD raises on NaN but returns NaN for inf
         raise ValueError(_NON_FINITE)
+    if not bool(torch.isfinite(g).all()):  # the fallback route: a full check is cheap here
+        raise ValueError(_NON_FINITE_GRAD)
     try:
         u, s, vh = torch.linalg.svd(w, full_matrices=False)
     except RuntimeError as exc:  # LinAlgError: non-finite entries
@@ -253,6 +294,10 @@ def _gram_core_numpy(
     bc = u.T @ wg  # [B | C] = [U^T W | U^T G]
     b, c = bc[:, :m], bc[:, m:]
     d = c @ b.T
+    # A NaN or infinite entry of G fills its column of C = U^T G with NaN / +-inf, and
+    # hence every entry of D = C B^T: one entry tells, at no cost (finite W, checked above).
+    if not math.isfinite(d[0, 0]):
+        raise ValueError(_NON_FINITE_GRAD)
     scale = factor * lmax ** ((n - 1) / n)
     d *= _gram_weights(t, inv, n, scale / lmax)
     inner = ((t if n == 2 else t ** (n - 1)) * scale)[:, None] * c
@@ -287,7 +332,10 @@ def _gram_core_torch(
     u = u64.to(dt)
     c = u.T @ g
     b = u.T @ w
-    d = (c @ b.T).mul_(_gram_weights(t, inv, n, top / lmax).to(dt))
+    d = c @ b.T
+    if not math.isfinite(float(d[0, 0])):  # a non-finite G fills D (see _gram_core_numpy)
+        raise ValueError(_NON_FINITE_GRAD)
+    d.mul_(_gram_weights(t, inv, n, top / lmax).to(dt))
     inner = torch.addmm(t.pow(n - 1).mul_(top).to(dt)[:, None] * c, d, b)
     return u @ inner
 
@@ -382,18 +430,48 @@ def end_to_end_update(weight: torch.Tensor, grad: torch.Tensor, depth: int) -> t
 
     Raises
     ------
+    TypeError
+        For a ``depth`` that is not an integer, or a ``weight`` / ``grad``
+        that is not a real floating-point tensor (complex values are refused,
+        not cut to their real part) or not of the same dtype.
     ValueError
-        For a bad ``depth``, mismatched shapes, or a weight with NaN or
-        infinite values.
+        For a ``depth`` outside ``1 ..`` :data:`MAX_DEPTH`, mismatched shapes or
+        devices, an empty ``weight``, or NaN or infinite values in either.
     """
-    n = _check_depth(depth)
-    if weight.shape != grad.shape:
-        raise ValueError(
-            f"grad: shape {tuple(grad.shape)} differs from weight's {tuple(weight.shape)}"
-        )
+    n = _depth(depth)
+    _check_pair(weight, grad)
     if torch.is_grad_enabled() and (weight.requires_grad or grad.requires_grad):
         return _update(weight, grad, n, differentiable=True)
     return _update(weight.detach(), grad.detach(), n)
+
+
+def _check_pair(
+    weight: Any, grad: Any, ndim: int | None = None, dtypes: tuple[torch.dtype, ...] = ()
+) -> None:
+    """``weight`` and ``grad``: finite real floating tensors of one shape, dtype and device."""
+    for name, value in (("weight", weight), ("grad", grad)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch tensor, got {describe(value)}")
+        check_array(value, name, ndim=ndim, finite=False)  # complex refused
+        if not value.dtype.is_floating_point or (dtypes and value.dtype not in dtypes):
+            kinds = " or ".join(str(d) for d in dtypes) if dtypes else "floating-point"
+            raise TypeError(f"{name}: expected a {kinds} tensor, got {describe(value)}")
+    if grad.shape != weight.shape:
+        raise ValueError(
+            f"grad: expected the shape of weight, {tuple(weight.shape)}, got {tuple(grad.shape)}"
+        )
+    if grad.dtype != weight.dtype or grad.device != weight.device:
+        raise ValueError(
+            f"grad: expected {weight.dtype} on {weight.device} like weight, got {grad.dtype} "
+            f"on {grad.device}"
+        )
+    if weight.numel() == 0:
+        raise ValueError(
+            f"weight: expected at least one entry, got shape {tuple(weight.shape)}; an empty "
+            "parameter has nothing to update"
+        )
+    check_array(weight, "weight")
+    check_array(grad, "grad")
 
 
 def _update(
@@ -438,11 +516,22 @@ def end_to_end_update_reference(
 
     Fractional powers of ``W W^T`` and ``W^T W`` by symmetric
     eigendecomposition, summed term by term; no closed forms.  Use float64.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`end_to_end_update`; also for tensors that are not matrices
+        or not float32 / float64.  The cost is ``2 N`` eigendecompositions:
+        ``depth`` is at most :data:`MAX_DEPTH`.
     """
-    n = _check_depth(depth)
-    if weight.ndim != 2 or weight.shape != grad.shape:
-        raise ValueError("weight, grad: expected two matrices of the same shape")
+    n = _depth(depth)
+    _check_pair(weight, grad, ndim=2, dtypes=(torch.float32, torch.float64))
     left, right = weight @ weight.T, weight.T @ weight
+    if not bool(torch.isfinite(left).all() and torch.isfinite(right).all()):
+        raise ValueError(
+            f"weight: expected entries whose products fit in {weight.dtype}, got magnitudes up "
+            f"to {float(weight.abs().max()):.3g} (W W^T overflows); rescale weight"
+        )
     total = torch.zeros_like(grad)
     for j in range(1, n + 1):
         total = total + _psd_power(left, (j - 1) / n) @ grad @ _psd_power(right, (n - j) / n)
@@ -461,9 +550,9 @@ def _apply(p: torch.Tensor, g: torch.Tensor, n: int, lr: float) -> None:
         if coef is not None:  # w = 0 stays 0
             p.add_(torch.add(g, p, alpha=coef[1]), alpha=-lr * coef[0])
         return
-    w2, g2 = (p, g) if ndim == 2 else (p.reshape(p.shape[0], -1), g.reshape(p.shape[0], -1))
-    if w2.numel() == 0:
+    if p.numel() == 0:  # refused by add_param_group; p.data swapped later: nothing to do
         return
+    w2, g2 = (p, g) if ndim == 2 else (p.reshape(p.shape[0], -1), g.reshape(p.shape[0], -1))
     if _uses_numpy(w2):
         step = _matrix_update_numpy(w2, g2, n, -lr)
         if step is not None:
@@ -510,20 +599,35 @@ class EndToEnd(torch.optim.Optimizer):
     Parameters
     ----------
     params : iterable
-        Parameters or parameter groups (a group may set its own ``lr`` and
-        ``depth``; e.g. ``depth=1`` for biases, which gives plain SGD).
+        Parameters (real floating-point tensors with at least one entry) or
+        parameter groups (a group may set its own ``lr`` and ``depth``; e.g.
+        ``depth=1`` for biases, which gives plain SGD).
     lr : float
-        Learning rate, ``> 0``.
+        Learning rate, finite and ``> 0``.
     depth : int
-        The emulated depth ``N >= 1`` (``N = 1`` is plain gradient descent).
+        The emulated depth ``1 <= N <=`` :data:`MAX_DEPTH` (``N = 1`` is plain
+        gradient descent).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On construction (and in :meth:`add_param_group`), for a bad ``lr`` or
+        ``depth`` (checked once per group), ``params`` that are not an
+        iterable of tensors or groups, an empty ``params``, complex, integer
+        or empty (zero-entry) parameters.  In :meth:`step`, for a parameter
+        or gradient with NaN or infinite values (see Notes).
 
     Notes
     -----
     Vectors (and scalars) use the closed form of ICML'18 Eq. 10 (row vector);
     matrices one ``min(out, in)``-sized symmetric eigendecomposition per step
     (:func:`end_to_end_update`); tensors of higher order are treated as
-    ``(shape[0], -1)`` matrices.  A parameter with non-finite values raises a
-    ``ValueError`` (the run diverged: lower ``lr``) instead of spreading NaN.
+    ``(shape[0], -1)`` matrices.  For ``N >= 2``, a parameter or a gradient
+    with non-finite values raises a ``ValueError`` (the run diverged: lower
+    ``lr``) instead of spreading NaN; the checks reuse what the step computes
+    anyway (the Gram matrix's trace, one entry of a ``k x k`` product, the
+    inner product of Eq. 10).  ``N = 1`` is ``torch.optim.SGD`` bit for bit,
+    without checks.
 
     ``step`` skips ``torch.optim``'s per-step profiling wrapper unless a step
     hook is registered or the autograd profiler is on (then it runs through
@@ -536,12 +640,46 @@ class EndToEnd(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, depth: int = 2) -> None:
-        super().__init__(params, {"lr": _check_lr(lr), "depth": _check_depth(depth)})
+        defaults = {"lr": _lr(lr), "depth": _depth(depth)}
+        super().__init__(_param_list(params, "params"), defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group (its own ``lr`` / ``depth`` allowed); both are checked here, once."""
-        _check_depth(param_group.get("depth", self.defaults["depth"]))
-        _check_lr(param_group.get("lr", self.defaults["lr"]))
+        """Add a group (its own ``lr`` / ``depth`` allowed); it is checked here, once.
+
+        ``lr`` and ``depth`` as in the constructor; the parameters must be real
+        floating-point tensors with at least one entry.
+        """
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError(
+                f"param_group: expected a dict with a 'params' entry, got {describe(param_group)}"
+            )
+        depth = _depth(param_group.get("depth", self.defaults["depth"]))
+        lr = _lr(param_group.get("lr", self.defaults["lr"]))
+        params = param_group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else _param_list(params, "params")
+        for i, p in enumerate(params):
+            if not isinstance(p, torch.Tensor) or not p.is_floating_point():
+                raise TypeError(
+                    f"params: expected real floating-point tensors (parameters), got "
+                    f"{describe(p)} at position {i}"
+                )
+            if p.numel() == 0:
+                raise ValueError(
+                    f"params: expected parameters with at least one entry, got shape "
+                    f"{tuple(p.shape)} at position {i}; leave empty tensors out"
+                )
+        seen = {id(q) for group in self.param_groups for q in group["params"]}
+        for i, p in enumerate(params):
+            if id(p) in seen:
+                raise ValueError(
+                    f"params: expected each parameter once, got {describe(p)} at position {i} "
+                    "again (in this group or another); a parameter takes one update per step"
+                )
+            seen.add(id(p))
+        param_group["params"] = params
+        for key, value in (("lr", lr), ("depth", depth)):
+            if key in param_group:
+                param_group[key] = value  # as a Python float / int
         super().add_param_group(param_group)
 
     def _step(self, closure: Callable[[], float] | None = None) -> float | None:
