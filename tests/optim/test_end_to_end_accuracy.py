@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from dltheory.optim import EndToEnd, end_to_end_update, end_to_end_update_reference
-from dltheory.optim import end_to_end as e2e
+from dltheory.optim import end_to_end_rule as e2e
 
 F64 = torch.float64
 EPS64 = torch.finfo(F64).eps
