@@ -115,10 +115,12 @@ def test_schedules(digits: Dataset) -> None:
 
 
 def test_unknown_names_rejected(digits: Dataset) -> None:
-    with pytest.raises(ValueError, match="^optimizer: unknown optimizer 'lbfgs'; .*sgd, adam"):
+    with pytest.raises(ValueError, match="^optimizer: expected one of 'sgd', 'adam', .*'lbfgs'"):
         train(mlp(), digits, optimizer="lbfgs", progress=False)
-    with pytest.raises(ValueError, match="^schedule: unknown schedule 'linear'; .*cosine, step"):
+    with pytest.raises(ValueError, match="^schedule: expected one of 'cosine', 'step', .*'linear'"):
         train(mlp(), digits, schedule="linear", progress=False)
+    with pytest.raises(ValueError, match="^optimizer: .* got 'ADAM'"):  # names are exact
+        train(mlp(), digits, optimizer="ADAM", progress=False)
 
 
 @pytest.mark.parametrize(
@@ -146,11 +148,11 @@ def test_nan_inputs_rejected_before_any_step(digits: Dataset) -> None:
     x[3, 0, 2, 2] = float("nan")
     model = mlp()
     before = _params(model)
-    with pytest.raises(ValueError, match="^data.x_train: contains NaN or infinite values"):
+    with pytest.raises(ValueError, match="^data.x_train: has NaN or infinite values"):
         train(model, dataclasses.replace(digits, x_train=x), progress=False)
     xt = digits.x_test.clone()
     xt[0, 0, 0, 0] = float("inf")
-    with pytest.raises(ValueError, match="^data.x_test: contains NaN or infinite values"):
+    with pytest.raises(ValueError, match="^data.x_test: has NaN or infinite values"):
         train(model, dataclasses.replace(digits, x_test=xt), progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, _params(model), strict=True))
 
@@ -242,3 +244,87 @@ def test_trains_on_cuda(digits: Dataset) -> None:
     result = train(model, digits, epochs=3, lr=1e-2, progress=False, device="cuda")
     assert next(model.parameters()).is_cuda
     assert result.final_test_acc > 0.85
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "prefix"),
+    [
+        ({"epochs": True}, TypeError, "epochs"),
+        ({"epochs": 10**30}, ValueError, "epochs"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"lr": True}, TypeError, "lr"),
+        ({"lr": 1j}, TypeError, "lr"),
+        ({"lr": 1e300}, ValueError, "lr"),  # used to overflow inside the optimizer
+        ({"weight_decay": 1e300}, ValueError, "weight_decay"),
+        ({"time_limit": float("inf")}, ValueError, "time_limit"),
+        ({"time_limit": "1"}, TypeError, "time_limit"),
+        ({"optimizer": None}, TypeError, "optimizer"),
+        ({"schedule": 3}, TypeError, "schedule"),
+        ({"seed": 2**64}, ValueError, "seed"),
+        ({"seed": 2**63}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"device": "tpu9"}, ValueError, "device"),
+        ({"device": ""}, ValueError, "device"),
+        ({"device": 3}, TypeError, "device"),
+        ({"progress": "yes"}, TypeError, "progress"),
+    ],
+)
+def test_more_bad_arguments_refused_before_any_step(
+    digits: Dataset, kwargs: dict, exc: type, prefix: str
+) -> None:
+    model = mlp()
+    before = _params(model)
+    with pytest.raises(exc, match=f"^{prefix}: "):
+        train(model, digits, **{"progress": False, **kwargs})
+    assert all(torch.equal(a, b) for a, b in zip(before, _params(model), strict=True))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only torch")
+def test_cuda_refused_on_cpu_only_torch(digits: Dataset) -> None:
+    with pytest.raises(ValueError, match="^device: expected an available device, got 'cuda'"):
+        train(mlp(), digits, device="cuda", progress=False)
+
+
+def test_evaluate_refuses_bad_input(digits: Dataset) -> None:
+    model = mlp()
+    x, y = digits.x_test[:10], digits.y_test[:10]
+    with pytest.raises(TypeError, match="^x: expected real values"):
+        evaluate(model, x.to(torch.complex64), y)
+    with pytest.raises(ValueError, match="^x: has NaN or infinite values"):
+        evaluate(model, torch.full_like(x, float("nan")), y)
+    with pytest.raises(TypeError, match="^y: expected integer class labels"):
+        evaluate(model, x, y.float())
+    with pytest.raises(ValueError, match=r"^y: expected class labels in 0 \.\. 9"):
+        evaluate(model, x, torch.full((10,), 10))
+    with pytest.raises(ValueError, match="^y: expected class labels >= 0"):
+        evaluate(model, x, torch.full((10,), -1))
+    with pytest.raises(TypeError, match="^model: "):
+        evaluate(None, x, y)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^x: the model failed on an input batch of shape"):
+        evaluate(nn.Linear(64, 10), x, y)  # forgot to flatten
+    # int32 labels are labels
+    assert evaluate(model, x, y.int()) == evaluate(model, x, y)
+
+
+def test_evaluate_reports_non_finite_logits(digits: Dataset) -> None:
+    with pytest.warns(RuntimeWarning, match="^evaluate: the model's logits are NaN or infinite"):
+        loss, acc = evaluate(NaNModel(), digits.x_test, digits.y_test)
+    assert math.isnan(loss) and 0 <= acc <= 1
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_largest_rates_stop_cleanly_instead_of_overflowing(digits: Dataset, name: str) -> None:
+    """lr = weight_decay = MAX_RATE: a non-finite loss and a warning, not torch's overflow."""
+    from dltheory.train import MAX_RATE
+
+    with pytest.warns(RuntimeWarning, match="non-finite loss"):
+        result = train(
+            mlp(),
+            digits,
+            epochs=1,
+            lr=MAX_RATE,
+            weight_decay=MAX_RATE,
+            optimizer=name,
+            progress=False,
+        )
+    assert result.stopped is not None and result.stopped.startswith("non-finite loss")

@@ -28,14 +28,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.base import Dataset, check_finite
+from .data.base import Dataset
+from .validation import (
+    check_array,
+    check_choice,
+    check_device,
+    check_flag,
+    check_float,
+    check_int,
+    check_seed,
+    describe,
+)
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainResult", "evaluate", "train"]
+__all__ = ["MAX_EPOCHS", "MAX_RATE", "OPTIMIZERS", "SCHEDULES", "TrainResult", "evaluate", "train"]
 
 _OptimizerFactory = Callable[[Iterable[torch.Tensor], float, float], torch.optim.Optimizer]
 
@@ -99,31 +108,34 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------ checks
-def _check_int(x: Any, name: str, minimum: int) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {x!r}")
-    if x < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {x}")
-    return int(x)
+#: Largest learning rate or weight decay: the optimizers compute in float32, and
+#: ``lr * weight_decay`` (AdamW) must stay inside its range.
+MAX_RATE = 1e15
+#: Most epochs one call may run (with ``time_limit``, "until the time is up").
+MAX_EPOCHS = 10**6
 
 
-def _check_real(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {x!r}")
-    v = float(x)
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {x}")
-    return v
+def _check_tensor(x: Any, name: str) -> torch.Tensor:
+    """A real, finite torch tensor with at least one example."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch tensor, got {describe(x)}")
+    check_array(x, name)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty batch, got shape {tuple(x.shape)}")
+    return x
 
 
-def _check_choice(x: Any, name: str, choices: tuple[str, ...], none_ok: bool = False) -> str:
-    """``x`` lower-cased if it names one of ``choices``; a clear error naming ``name`` otherwise."""
-    if not isinstance(x, str):
-        raise TypeError(f"{name}: expected a str{' or None' if none_ok else ''}, got {x!r}")
-    if x.lower() not in choices:
-        expected = ("None or one of " if none_ok else "one of ") + ", ".join(choices)
-        raise ValueError(f"{name}: unknown {name} {x!r}; expected {expected}")
-    return x.lower()
+def _check_labels(y: Any, n: int) -> torch.Tensor:
+    """Integer labels of shape ``(n,)``, as int64."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y: expected a torch tensor of integer labels, got {describe(y)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(
+            f"y: expected integer class labels, got a {y.dtype} tensor; convert with y.long()"
+        )
+    if y.shape != (n,):
+        raise ValueError(f"y: expected shape ({n},) to match x, got {tuple(y.shape)}")
+    return y.long()
 
 
 def _model_dtype(model: nn.Module) -> torch.dtype | None:
@@ -165,35 +177,82 @@ def evaluate(
     Returns
     -------
     (float, float)
-        The mean loss (NaN or inf if some logits are not finite) and the
-        fraction of examples whose largest logit is the label.
+        The mean loss and the fraction of examples whose largest logit is
+        the label.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (the message names it): ``x`` must be a real,
+        finite, non-empty tensor, ``y`` integer labels in
+        ``0 .. num_classes - 1``, one per example.
+
+    Warns
+    -----
+    RuntimeWarning
+        If some logits are not finite (a diverged model): the loss is then
+        NaN or inf, and the warning says on how many examples.
     """
-    bs = _check_int(batch_size, "batch_size", 1)
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError("x, y: expected torch tensors")
-    n = int(x.shape[0]) if x.ndim else 0
-    if n == 0:
-        raise ValueError(f"x: expected a non-empty batch, got shape {tuple(x.shape)}")
-    if y.shape != (n,):
-        raise ValueError(f"y: expected shape ({n},) to match x, got {tuple(y.shape)}")
+    loss, acc, bad = _evaluate(model, x, y, batch_size)
+    if bad:
+        warnings.warn(
+            f"evaluate: the model's logits are NaN or infinite on {bad} of {int(x.shape[0])} "
+            f"examples, so the loss is {loss}; the model has diverged or overflows",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return loss, acc
+
+
+def _evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, checked: bool = False
+) -> tuple[float, float, int]:
+    """:func:`evaluate`, also returning the number of examples with non-finite logits.
+
+    ``checked=True`` skips the argument checks (:func:`train` checked them once).
+    """
+    bs = batch_size
+    hi = -1
+    if not checked:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
+        bs = check_int(batch_size, "batch_size", minimum=1)
+        x = _check_tensor(x, "x")
+        y = _check_labels(y, int(x.shape[0]))
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0:
+            raise ValueError(f"y: expected class labels >= 0, found {lo}")
+    n = int(x.shape[0])
     device = _model_device(model)
     dtype = _model_dtype(model) if x.is_floating_point() else None
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
+    bad = torch.zeros((), dtype=torch.int64, device=device)
     try:
         with torch.no_grad():
             for i in range(0, n, bs):
                 xb = x[i : i + bs].to(device, dtype=dtype, non_blocking=True)
                 yb = y[i : i + bs].to(device, non_blocking=True)
-                logits = model(xb)
+                try:
+                    logits = model(xb)
+                except RuntimeError as e:
+                    raise ValueError(
+                        f"x: the model failed on an input batch of shape {tuple(xb.shape)}: {e}"
+                    ) from e
                 _check_logits(logits, xb, None)
+                if i == 0 and hi >= logits.shape[1]:
+                    raise ValueError(
+                        f"y: expected class labels in 0 .. {logits.shape[1] - 1} (the model has "
+                        f"{logits.shape[1]} outputs), found {hi}"
+                    )
                 loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum").double()
                 correct += (logits.argmax(dim=1) == yb).sum()
+                bad += (~torch.isfinite(logits)).any(dim=1).sum()
     finally:
         model.train(was_training)
-    return float(loss_sum) / n, int(correct) / n
+    return float(loss_sum) / n, int(correct) / n, int(bad)
 
 
 def _check_logits(logits: Any, xb: torch.Tensor, num_classes: int | None) -> None:
@@ -280,36 +339,38 @@ def train(
     data : Dataset
         The training and test data (held in memory; moved to the device once).
     epochs : int, optional
-        Passes over the training set, >= 1.
+        Passes over the training set, in ``1 ..`` :data:`MAX_EPOCHS`.
     batch_size : int, optional
         Training mini-batch size, >= 1 (the last batch of an epoch may be
         smaller).
     optimizer : str, optional
-        One of :data:`OPTIMIZERS`: ``"sgd"`` (momentum 0.9), ``"adam"``,
-        ``"adamw"``, ``"rmsprop"``, ``"adagrad"``.
+        One of :data:`OPTIMIZERS` (exactly, lower case): ``"sgd"`` (momentum
+        0.9), ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``.
     lr : float, optional
-        Learning rate, > 0.
+        Learning rate, in ``(0,`` :data:`MAX_RATE` ``]``.
     weight_decay : float, optional
-        Weight decay passed to the optimizer, >= 0 (decoupled for ``"adamw"``,
-        L2 for the others).
+        Weight decay passed to the optimizer, in ``[0,`` :data:`MAX_RATE` ``]``
+        (decoupled for ``"adamw"``, L2 for the others).
     schedule : {None, "cosine", "step"}, optional
         ``None``: constant rate; ``"cosine"``: cosine annealing to 0 over all
         steps; ``"step"``: halve the rate after every ``ceil(epochs / 3)``
         epochs.
     seed : int, optional
-        Seeds ``torch.manual_seed`` and the generator that shuffles the
+        In ``[0, 2**63)``.  Seeds ``torch.manual_seed`` and the generator that shuffles the
         training set every epoch: the same seed, model initialization and
         data give the same history (on the same device and thread count).
     progress : bool, optional
         Show a ``rich`` progress bar with the epoch, the running loss and the
         accuracies.
     time_limit : float, optional
-        Stop cleanly once this many seconds have passed (checked after every
-        step); ``stopped`` then starts with ``"time limit"``.
+        Stop cleanly once this many seconds (finite, > 0) have passed (checked
+        after every step); ``stopped`` then starts with ``"time limit"``.
+        ``None``: no limit.
     eval_batch_size : int, optional
         Batch size of the test-set evaluations.
     device : str or torch.device, optional
-        Train here (the model is moved with ``model.to(device)``); default:
+        Train here (the model is moved with ``model.to(device)``), a device
+        this torch can use (``"cuda"`` is refused on a CPU-only build); default:
         the device of the model's parameters.  The inputs are moved there
         once and cast to the dtype of the model's first floating-point
         parameter (so float64 models work on the float32 data sets).
@@ -321,10 +382,11 @@ def train(
 
     Raises
     ------
-    ValueError
+    TypeError, ValueError
         For bad arguments (the message starts with the argument name), for
         inputs containing NaN or inf, or if the model's output does not have
-        shape ``(batch, num_classes)``; all before any step.
+        shape ``(batch, num_classes)``; all before any step (and before the
+        model is moved to ``device``).
 
     Warns
     -----
@@ -346,35 +408,39 @@ def train(
     """
     start = time.perf_counter()
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
     if not isinstance(data, Dataset):
-        raise TypeError(f"data: expected a dltheory.data.Dataset, got {type(data).__name__}")
-    epochs = _check_int(epochs, "epochs", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    eval_batch_size = _check_int(eval_batch_size, "eval_batch_size", 1)
-    seed = _check_int(seed, "seed", 0)
-    lr = _check_real(lr, "lr")
-    if lr <= 0:
-        raise ValueError(f"lr: must be > 0, got {lr}")
-    weight_decay = _check_real(weight_decay, "weight_decay")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay: must be >= 0, got {weight_decay}")
+        raise TypeError(f"data: expected a dltheory.data.Dataset, got {describe(data)}")
+    epochs = check_int(
+        epochs, "epochs", minimum=1, maximum=MAX_EPOCHS, fix="bound the run with time_limit"
+    )
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    eval_batch_size = check_int(eval_batch_size, "eval_batch_size", minimum=1)
+    seed = check_seed(seed)
+    lr = check_float(lr, "lr", minimum=0.0, exclusive_minimum=True, maximum=MAX_RATE)
+    weight_decay = check_float(weight_decay, "weight_decay", minimum=0.0, maximum=MAX_RATE)
     if time_limit is not None:
-        time_limit = _check_real(time_limit, "time_limit")
-        if time_limit <= 0:
-            raise ValueError(f"time_limit: must be > 0 seconds or None, got {time_limit}")
-    opt_name = _check_choice(optimizer, "optimizer", OPTIMIZERS)
+        time_limit = check_float(
+            time_limit,
+            "time_limit",
+            minimum=0.0,
+            exclusive_minimum=True,
+            fix="seconds; pass None for no limit",
+        )
+    opt_name = check_choice(optimizer, "optimizer", OPTIMIZERS)
     if schedule is not None:
-        schedule = _check_choice(schedule, "schedule", SCHEDULES, none_ok=True)
+        schedule = check_choice(schedule, "schedule", SCHEDULES)
+    progress = check_flag(progress, "progress")
+    dev_arg = None if device is None else check_device(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model: has no trainable parameters")
 
-    check_finite(data.x_train, "data.x_train")
-    check_finite(data.x_test, "data.x_test")
+    check_array(data.x_train, "data.x_train")
+    check_array(data.x_test, "data.x_test")
 
-    if device is not None:
-        model.to(device)
+    if dev_arg is not None:
+        model.to(dev_arg)
     dev = _model_device(model)
     dtype = _model_dtype(model)
     x_train = data.x_train.to(dev, dtype=dtype)
@@ -413,8 +479,12 @@ def train(
     try:
         with _progress(progress) as bar:
             task = bar.add_task(
-                "train", total=epochs * steps_per_epoch, epoch=f"1/{epochs}", loss="-",
-                acc="-", test=last_test,
+                "train",
+                total=epochs * steps_per_epoch,
+                epoch=f"1/{epochs}",
+                loss="-",
+                acc="-",
+                test=last_test,
             )
             for epoch in range(1, epochs + 1):
                 t_epoch = time.perf_counter()
@@ -450,8 +520,11 @@ def train(
                     correct += int(hits)
                     seen += b
                     bar.update(
-                        task, advance=1, epoch=f"{epoch}/{epochs}",
-                        loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",
+                        task,
+                        advance=1,
+                        epoch=f"{epoch}/{epochs}",
+                        loss=f"{loss_sum / seen:.4f}",
+                        acc=f"{correct / seen:.3f}",
                     )
                     if time_limit is not None and time.perf_counter() - start > time_limit:
                         result.stopped = (
@@ -463,7 +536,7 @@ def train(
                     break
                 if scheduler is not None and not per_step:
                     scheduler.step()
-                _, test_acc = evaluate(model, x_test, y_test, eval_batch_size)
+                _, test_acc, _ = _evaluate(model, x_test, y_test, eval_batch_size, checked=True)
                 model.train()
                 result.history.append(
                     {
@@ -493,7 +566,7 @@ def train(
     if result.stopped is None:
         result.final_test_acc = result.history[-1]["test_acc"]
     else:
-        test_loss, test_acc = evaluate(model, x_test, y_test, eval_batch_size)
+        test_loss, test_acc, _ = _evaluate(model, x_test, y_test, eval_batch_size, checked=True)
         result.final_test_acc = test_acc if math.isfinite(test_loss) else math.nan
     result.seconds = time.perf_counter() - start
     return result

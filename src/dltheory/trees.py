@@ -305,11 +305,7 @@ class ModeTree:
                 f"got {type(ranks).__name__}"
             )
         for v, r in out.items():
-            if not _is_int(r) and not (hasattr(r, "__index__") and not isinstance(r, float)):
-                raise TypeError(f"{name}: width of node {v} must be an int, got {r!r}")
-            if int(r) < 1:
-                raise ValueError(f"{name}: width of node {v} is {r}; widths must be >= 1")
-            out[v] = int(r)
+            out[v] = check_int(r, f"{name}: width of node {v}", minimum=1, fix="widths are >= 1")
         return out
 
     # ----------------------------------------------------------- constructors

@@ -12,7 +12,8 @@ and before any large allocation:
 * :func:`check_float` -- real numbers, finite unless asked otherwise, within a
   range; ``bool`` and complex numbers refused.
 * :func:`check_seed` -- an integer in ``[0, 2**63)``.
-* :func:`check_choice` -- one of a fixed set of strings.
+* :func:`check_choice` -- one of a fixed set of strings (or ``None`` when optional);
+  :func:`check_flag` -- ``True`` or ``False``; :func:`check_dtype` -- a torch dtype.
 * :func:`check_size` -- an *estimate* of what a call would allocate (entries
   or bytes), refused above a limit with the size it would need.
 * :func:`check_array` -- a tensor or array: real (complex refused rather than
@@ -29,7 +30,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -39,6 +40,8 @@ __all__ = [
     "check_array",
     "check_choice",
     "check_device",
+    "check_dtype",
+    "check_flag",
     "check_float",
     "check_int",
     "check_ints",
@@ -56,6 +59,8 @@ MAX_ENTRIES = 2**28
 
 def describe(value: Any) -> str:
     """A short, safe rendering of a given value for an error message."""
+    if isinstance(value, type):  # np.float32, torch.Tensor: a type, not a value
+        return f"the type {value.__module__}.{value.__qualname__}"
     if isinstance(value, (bool, int, float, complex, np.generic)):
         text = repr(value.item() if isinstance(value, np.generic) else value)
         return f"{text} ({type(value).__name__})" if isinstance(value, (bool, np.generic)) else text
@@ -74,13 +79,28 @@ def _fail(exc: type[Exception], name: str, expected: str, value: Any, fix: str |
     return exc(msg + (f"; {fix}" if fix else ""))
 
 
-def _range_text(minimum: float | None, maximum: float | None, kind: str) -> str:
+def _num(x: float) -> str:
+    """Bounds as written: integers exactly (2**63 - 1 is 9223372036854775807), floats %g."""
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53):
+        return str(int(x))
+    return f"{x:g}"
+
+
+def _range_text(
+    minimum: float | None,
+    maximum: float | None,
+    kind: str,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> str:
+    lo = "(" if open_low else "["
+    hi = ")" if open_high else "]"
     if minimum is not None and maximum is not None:
-        return f"{kind} in [{minimum:g}, {maximum:g}]"
+        return f"{kind} in {lo}{_num(minimum)}, {_num(maximum)}{hi}"
     if minimum is not None:
-        return f"{kind} >= {minimum:g}"
+        return f"{kind} {'>' if open_low else '>='} {_num(minimum)}"
     if maximum is not None:
-        return f"{kind} <= {maximum:g}"
+        return f"{kind} {'<' if open_high else '<='} {_num(maximum)}"
     return kind
 
 
@@ -143,29 +163,34 @@ def check_float(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
     finite: bool = True,
     fix: str | None = None,
 ) -> float:
     """``value`` as a float: a real number (not bool, not complex), finite, in range.
 
-    ``exclusive_minimum=True`` makes ``minimum`` itself invalid (``lr > 0``).
+    ``exclusive_minimum=True`` makes ``minimum`` itself invalid (``lr > 0``),
+    ``exclusive_maximum=True`` likewise for ``maximum``.  Zero-dimensional
+    arrays and tensors count as numbers; arrays with elements do not.
     """
     kind = "a finite number" if finite else "a number"
-    expected = _range_text(minimum, maximum, kind)
-    if exclusive_minimum and minimum is not None:
-        expected = expected.replace(f">= {minimum:g}", f"> {minimum:g}").replace(
-            f"in [{minimum:g},", f"in ({minimum:g},"
-        )
+    expected = _range_text(minimum, maximum, kind, exclusive_minimum, exclusive_maximum)
     if isinstance(value, (bool, np.bool_, str, bytes)) or isinstance(value, complex):
         raise _fail(TypeError, name, expected, value, fix)
-    if isinstance(value, np.ndarray) and value.ndim == 0:
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) != ():
+        raise _fail(TypeError, name, expected, value, fix)  # an array, not a number
+    if getattr(value, "is_complex", None) is not None and callable(value.is_complex):
+        if value.is_complex():  # a complex 0-d tensor
+            raise _fail(TypeError, name, expected, value, fix)
+    if isinstance(value, np.ndarray):
         value = value[()]
-    if isinstance(value, np.complexfloating):
+    if isinstance(value, (np.complexfloating, np.bool_)):
         raise _fail(TypeError, name, expected, value, fix)
     if not isinstance(value, numbers.Real):
         try:
             value = float(value)  # 0-d tensors, Fractions, Decimals
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RuntimeError):
             raise _fail(TypeError, name, expected, value, fix) from None
     try:
         out = float(value)
@@ -175,29 +200,68 @@ def check_float(
         raise _fail(ValueError, name, expected, value, fix)
     if minimum is not None and (out < minimum or (exclusive_minimum and out == minimum)):
         raise _fail(ValueError, name, expected, value, fix)
-    if maximum is not None and out > maximum:
+    if maximum is not None and (out > maximum or (exclusive_maximum and out == maximum)):
         raise _fail(ValueError, name, expected, value, fix)
     return out
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
     """A seed: an integer in ``[0, 2**63)``."""
-    return check_int(
-        value, name, minimum=0, maximum=MAX_SEED - 1, fix="seeds are integers in [0, 2**63)"
-    )
+    return check_int(value, name, minimum=0, maximum=MAX_SEED - 1, fix="seeds lie in [0, 2**63)")
 
 
-def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    """One of ``choices`` (strings compared exactly)."""
+@overload
+def check_choice(
+    value: Any, name: str, choices: Sequence[str], *, optional: Literal[False] = False
+) -> str: ...
+
+
+@overload
+def check_choice(
+    value: Any, name: str, choices: Sequence[str], *, optional: bool
+) -> str | None: ...
+
+
+def check_choice(
+    value: Any, name: str, choices: Sequence[str], *, optional: bool = False
+) -> str | None:
+    """One of ``choices`` (strings compared exactly), or ``None`` when ``optional``."""
+    if optional and value is None:
+        return None
     if not isinstance(value, str) or value not in choices:
+        options = ", ".join(map(repr, choices)) + (" or None" if optional else "")
         raise _fail(
             ValueError if isinstance(value, str) else TypeError,
             name,
-            f"one of {', '.join(map(repr, choices))}",
+            f"one of {options}",
             value,
             None,
         )
     return value
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` as a bool, if it is ``True`` or ``False`` (Python or NumPy); ``"yes"``, ``1``
+    and ``None`` are not flags (``TypeError``)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise _fail(TypeError, name, "True or False", value, None)
+
+
+def check_dtype(value: Any, name: str = "dtype", allowed: Sequence[Any] | None = None) -> Any:
+    """``value`` if it is one of the torch dtypes ``allowed`` (default: float32, float64).
+
+    A string (``"float32"``) or a NumPy type is refused with a ``TypeError``
+    saying to pass the torch dtype itself.
+    """
+    import torch
+
+    kinds = tuple(allowed) if allowed is not None else (torch.float32, torch.float64)
+    if isinstance(value, torch.dtype) and value in kinds:
+        return value
+    names = " or ".join(str(d) for d in kinds)
+    given = str(value) if isinstance(value, torch.dtype) else describe(value)
+    raise TypeError(f"{name}: expected {names}, got {given}; pass the torch dtype itself")
 
 
 def _sci(x: int | float) -> str:
@@ -279,11 +343,17 @@ def check_array(
     if finite:
         if isinstance(x, torch.Tensor):
             floating = x.dtype.is_floating_point or complex_
-            bad = bool((~torch.isfinite(x)).any()) if floating else False
+            nan = int(torch.isnan(x).sum()) if floating else 0
+            inf = int(torch.isinf(x).sum()) if floating else 0
         else:
-            bad = bool((~np.isfinite(x)).any()) if x.dtype.kind in "fc" else False
-        if bad:
-            raise ValueError(f"{name}: has NaN or infinite values; expected finite numbers")
+            floating = x.dtype.kind in "fc"
+            nan = int(np.isnan(x).sum()) if floating else 0
+            inf = int(np.isinf(x).sum()) if floating else 0
+        if nan or inf:
+            raise ValueError(
+                f"{name}: has NaN or infinite values ({nan} NaN, {inf} infinite of "
+                f"{int(np.prod(shape))} entries); expected finite numbers"
+            )
     return x
 
 

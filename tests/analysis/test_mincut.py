@@ -70,3 +70,17 @@ def test_min_cut_bad_input() -> None:
         dt.min_cut(tree, 0, [0], in_dim=2)
     with pytest.raises(ValueError, match="I: positions"):
         dt.min_cut(tree, 2, [7], in_dim=2)
+
+
+def test_the_objective_is_the_product_of_the_cut_widths() -> None:
+    # I = {0, 1, 2} of a flat tree over 6 positions: cut the 3 legs of I (2 * 2 * 2 = 8; their
+    # *sum* 6 is the smallest) or the root's bond (width r).  The rank bound is the product.
+    tree = dt.ModeTree.flat(6)
+    bond = dt.min_cut(tree, 7, [0, 1, 2], in_dim=2)
+    assert bond.value == 7 and [(e.kind, e.width) for e in bond.edges] == [("bond", 7)]
+    legs = dt.min_cut(tree, 9, [0, 1, 2], in_dim=2)
+    assert legs.value == 8 and sorted(e.node for e in legs.edges) in ([0, 1, 2], [3, 4, 5])
+    assert math.isclose(legs.log_value, math.log(8))
+    # a hyperedge with four legs costs its width once: one bond of 3 beats 2 legs of 2 (4)
+    one = dt.min_cut(dt.ModeTree.from_nested([[0, 1, 2, 3], [4, 5]]), 3, [0, 1, 2, 3], in_dim=2)
+    assert one.value == 3

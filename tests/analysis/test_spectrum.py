@@ -165,9 +165,13 @@ def test_bad_input(call, exc, match) -> None:  # type: ignore[no-untyped-def]
 
 def test_bad_prime() -> None:
     tt = dt.TreeTensor.random(dt.ModeTree.balanced(4), 2, 2, seed=0, integer=True)
-    with pytest.raises(ValueError, match="prime: 91 is not prime"):
-        tt.matricization_rank([0], method="modular", prime=91)
-    assert tt.matricization_rank([0], method="modular", prime=101) <= 2
+    for composite in (9, 25, 49, 91, 3 * 5 * 7 * 11, 46337**2):  # odd; squares of primes too
+        with pytest.raises(ValueError, match=f"prime: {composite} is not prime"):
+            tt.matricization_rank([0], method="modular", prime=composite)
+    for p in (3, 5, 101, 46337, 2**31 - 1):  # 46337: the largest prime below sqrt(2^31)
+        assert tt.matricization_rank([0], method="modular", prime=p) <= 2
+    with pytest.raises(ValueError, match="prime"):
+        tt.matricization_rank([0], method="modular", prime=2**31 + 11)  # above the exact range
 
 
 def test_wide_representation_network_is_analysable() -> None:

@@ -100,3 +100,15 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     assert sorted(r["config"]["i"] for r in rows) == list(range(20))
     report = (out / "REPORT.md").read_text()
     assert "slow-toy" in report and "fast-toy" in report
+
+
+def test_identical_units_run_once_and_are_stored_once(tmp_path: Path) -> None:
+    claim = claims.get("dup-toy")
+    params = claim.resolve("quick", {"n": "3"})
+    res = run_claim(claim, params, 0, tmp_path, progress=False)
+    assert res.units_run == 3 and res.units_reused == 3  # 6 planned, 3 distinct
+    assert len(res.results) == 6 and res.results[0] == res.results[1]
+    with Store(tmp_path) as s:
+        assert s.count("dup-toy") == 3
+    again = run_claim(claim, params, 0, tmp_path, progress=False)
+    assert again.units_run == 0 and again.units_reused == 6

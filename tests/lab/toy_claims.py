@@ -132,3 +132,14 @@ class FlakyToy(_Toy):
         if config["nan"]:
             out["mean"] = float("nan")
         return out
+
+
+@register
+class DupToy(_Toy):
+    """Plans every unit twice: identical units (same key) must run once and be stored once."""
+
+    id = "dup-toy"
+    title = "Toy claim with duplicate units"
+
+    def units(self, params: Mapping[str, Any], seed: int) -> list[Unit]:
+        return [u for u in super().units(params, seed) for _ in range(2)]

@@ -171,10 +171,11 @@ def test_runs_on_parameter_device_and_dtype() -> None:
         ({"pooling": "max", "positive": True}, "positive: the positive"),
         ({"positive": True}, "positive: positive=True needs a positive representation"),
         ({"representation": "similarity"}, "num_features"),
-        ({"in_dim": 0}, "in_dim: must be >= 1"),
-        ({"ranks": 0}, "ranks: width"),
+        ({"in_dim": 0}, "in_dim: expected an integer >= 1, got 0"),
+        ({"ranks": 0}, "ranks: expected an integer >= 1, got 0"),
         ({"ranks": {0: 2}}, "ranks: a ConvAC needs one width per level"),
-        ({"patch": 2}, "patch: expected an odd int"),
+        ({"patch": 2}, "patch: expected an odd integer >= 1"),
+        ({"patch": 3}, "patch: patches need a grid tree"),
         (
             {"representation": "affine", "num_features": 3, "representation_activation": "elu"},
             "activation",
@@ -195,7 +196,7 @@ def test_bad_inputs() -> None:
         net(torch.randn(3, 8, 2))
     with pytest.raises(ValueError, match=r"x: expected shape \(batch, 4, 2\)"):
         net(torch.randn(3, 4, 5))
-    with pytest.raises(ValueError, match="x: contains NaN"):
+    with pytest.raises(ValueError, match="x: has NaN or infinite values"):
         net(torch.full((1, 4, 2), float("nan")))
     with pytest.raises(ValueError, match="x: image input .* needs a grid tree"):
         net(torch.randn(1, 2, 2, 2))
@@ -206,5 +207,204 @@ def test_bad_inputs() -> None:
         grid_net(torch.randn(2, 1, 4, 4))
     with pytest.raises(TypeError, match="tree"):
         dt.ConvAC([[0, 1]], in_dim=2, ranks=2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="y: expected an output index"):
+    with pytest.raises(
+        ValueError, match=r"^y: expected an integer in \[0, 0\], got 5; the network"
+    ):
         net.coefficient_tensor(5)
+
+
+# ------------------------------------------------------------ per-row logit normalization
+def test_signed_logits_are_normalized_per_row() -> None:
+    """forward = logit_scale * h_y / max_y' |h_y'|, the max over each example's own outputs.
+
+    The rows' scales differ by 10^16 and 10^-16 (h is homogeneous of degree N = 8 in x),
+    so a maximum over the whole batch, or over the batch axis, gives other numbers.
+    """
+    net = dt.ConvAC(dt.ModeTree.balanced(8), in_dim=2, ranks=3, out_dim=3, dtype=torch.float64)
+    net.logit_scale = 7.0
+    x = torch.randn(4, 8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    x[1] *= 100.0
+    x[2] *= 0.01
+    h = net.scores(x)
+    logits = net(x)
+    expected = 7.0 * h / h.abs().amax(dim=1, keepdim=True)
+    torch.testing.assert_close(logits, expected, rtol=1e-10, atol=0)
+    # every row reaches logit_scale in absolute value, signs and arg-max are those of h
+    torch.testing.assert_close(logits.abs().amax(dim=1), torch.full((4,), 7.0, dtype=torch.float64))
+    assert torch.equal(torch.sign(logits), torch.sign(h))
+    assert torch.equal(logits.argmax(dim=1), h.argmax(dim=1))
+    # a row does not depend on the rest of the batch, nor on the scale of its input
+    for b in range(4):
+        torch.testing.assert_close(net(x[b : b + 1]), logits[b : b + 1], rtol=1e-12, atol=0)
+    torch.testing.assert_close(net(3.0 * x), logits, rtol=1e-10, atol=0)
+
+
+def test_logits_scale_with_logit_scale() -> None:
+    tree = dt.ModeTree.balanced(4)
+    a = dt.ConvAC(tree, in_dim=2, ranks=2, out_dim=2, dtype=torch.float64, logit_scale=1.0)
+    b = dt.ConvAC(tree, in_dim=2, ranks=2, out_dim=2, dtype=torch.float64, logit_scale=25.0)
+    x = torch.randn(5, 4, 2, dtype=torch.float64)
+    torch.testing.assert_close(b(x), 25.0 * a(x))
+
+
+# ------------------------------------------------------------ exact zeros
+@pytest.mark.parametrize("shared", [False, True])
+def test_an_all_zero_position_gives_exact_zero_scores_and_finite_training(shared: bool) -> None:
+    """x_i = 0 at one position: every h_y is exactly 0; logits and gradients stay finite."""
+    net = dt.ConvAC(dt.ModeTree.balanced(8), in_dim=2, ranks=3, out_dim=2, shared=shared)
+    x = torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(0))
+    x[0, 5] = 0.0
+    h = net.scores(x)
+    assert (h[0] == 0).all() and (h[1:] != 0).all()
+    logh, sign = net.log_scores(x)
+    assert (sign[0] == 0).all() and torch.isfinite(logh).all()
+    logits = net(x)
+    assert torch.isfinite(logits).all() and (logits[0] == 0).all()
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 0])).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+# ------------------------------------------------------------ refusals
+def test_refuses_bad_arguments_before_allocating() -> None:
+    tree = dt.ModeTree.balanced(4)
+    with pytest.raises(TypeError, match=r"^num_features: expected an integer >= 1, got 2\.5"):
+        dt.ConvAC(tree, 2, 2, representation="affine", num_features=2.5)
+    with pytest.raises(
+        ValueError, match=r"^logit_scale: expected a finite number in \(0, 1000000\]"
+    ):
+        dt.ConvAC(tree, 2, 2, logit_scale=float("nan"))
+    with pytest.raises(TypeError, match=r"^ranks\[0\]: expected an integer >= 1, got True"):
+        dt.ConvAC(tree, 2, [True, 2])
+    with pytest.raises(ValueError, match="^ranks: expected 2 integers"):
+        dt.ConvAC(tree, 2, [2, 2, 2])
+    with pytest.raises(TypeError, match="^shared: expected True or False, got 'yes'"):
+        dt.ConvAC(tree, 2, 2, shared="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="^dtype: expected torch.float32 or torch.float64"):
+        dt.ConvAC(tree, 2, 2, dtype=torch.complex64)
+    with pytest.raises(TypeError, match="^dtype: .* got the type numpy.float64"):
+        dt.ConvAC(tree, 2, 2, dtype=np.float64)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^seed: expected an integer in \[0, "):
+        dt.ConvAC(tree, 2, 2, seed=2**64)
+    with pytest.raises(TypeError, match="^seed: "):
+        dt.ConvAC(tree, 2, 2, seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^device: expected a torch device"):
+        dt.ConvAC(tree, 2, 2, device="tpu9")
+    with pytest.raises(ValueError, match="^representation_activation: only the 'affine'"):
+        dt.ConvAC(tree, 2, 2, representation_activation="relu")
+    with pytest.raises(ValueError, match="^patch: expected in_dim = C . patch..2"):
+        dt.ConvAC(dt.ModeTree.grid((4, 4)), 10, 2, patch=3)
+    # wider than the parameter limit: the estimate refuses it, naming the size
+    with pytest.raises(ValueError, match=r"^ranks: this needs about 6e\+10 entries \(240 GB\)"):
+        dt.ConvAC(dt.ModeTree.balanced(8), 2, 10**5, 2)
+    with pytest.raises(ValueError, match="^out_dim: this needs about"):
+        dt.ConvAC(tree, 2, 2, 2**40)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only torch")
+def test_cuda_refused_on_cpu_only_torch() -> None:
+    with pytest.raises(ValueError, match="^device: expected an available device, got 'cuda'"):
+        dt.ConvAC(dt.ModeTree.balanced(4), 2, 2, device="cuda")
+
+
+def test_device_argument_places_parameters() -> None:
+    net = dt.ConvAC(dt.ModeTree.balanced(4), 2, 2, device="cpu", dtype=torch.float64)
+    assert all(p.device.type == "cpu" and p.dtype == torch.float64 for p in net.parameters())
+
+
+def test_refuses_bad_inputs_instead_of_losing_information() -> None:
+    net = dt.ConvAC(dt.ModeTree.balanced(4), in_dim=2, ranks=2, out_dim=2)
+    for method in (net.scores, net.forward, net.log_scores):
+        with pytest.raises(TypeError, match="^x: expected real values"):
+            method(torch.ones(3, 4, 2, dtype=torch.complex64))
+        with pytest.raises(ValueError, match="^x: has NaN or infinite values"):
+            method(torch.full((3, 4, 2), float("inf")))
+        with pytest.raises(ValueError, match="^x: expected a non-empty batch"):
+            method(torch.zeros(0, 4, 2))
+        with pytest.raises(TypeError, match="^x: expected a numeric array"):
+            method(torch.zeros(3, 4, 2, dtype=torch.bool))
+    # integer inputs are exact values: accepted, cast to the parameters' dtype
+    torch.testing.assert_close(
+        net.scores(torch.ones(2, 4, 2, dtype=torch.int64)), net.scores(torch.ones(2, 4, 2))
+    )
+    with pytest.raises(TypeError, match=r"^y: expected an integer in \[0, 1\], got True"):
+        net.coefficient_tensor(True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="^y: "):
+        net.grid_tensor(np.eye(2), y=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^y: "):
+        net.grid_tensor(np.eye(2), y=2)
+    with pytest.raises(TypeError, match="^templates: expected real values"):
+        net.grid_tensor(np.eye(2) * 1j)
+    with pytest.raises(ValueError, match=r"^templates: expected M >= 1 template points"):
+        net.grid_tensor(np.ones((3, 5)))
+    np.testing.assert_allclose(net.grid_tensor(torch.eye(2)), net.grid_tensor(np.eye(2)))
+
+
+def test_nan_outputs_are_reported_not_returned() -> None:
+    net = dt.ConvAC(dt.ModeTree.balanced(4), in_dim=2, ranks=2, out_dim=2)
+    with torch.no_grad():
+        net.weights[1][0, 0, 0] = float("nan")  # as after a diverged training
+    x = torch.randn(3, 4, 2)
+    with pytest.raises(ValueError, match="^scores: the network's output is NaN for 3 of 3"):
+        net.scores(x)
+    with pytest.raises(ValueError, match="^log_scores: the network's output is NaN"):
+        net.log_scores(x)
+    with pytest.raises(ValueError, match="^coefficient_tensor: the network's weights have NaN"):
+        net.coefficient_tensor()
+    assert torch.isnan(net(x)).any()  # training logits pass through, for train() to report
+
+
+def test_long_chain_builds_in_linear_time() -> None:
+    """The pooling plan is linear in the number of nodes (a 2000-level chain took ~7 s)."""
+    import time
+
+    tree = dt.ModeTree.chain(2000)
+    t0 = time.perf_counter()
+    net = dt.ConvAC(tree, in_dim=1, ranks=1, out_dim=1, dtype=torch.float64)
+    assert time.perf_counter() - t0 < 3.0
+    x = torch.rand(2, 2000, 1, dtype=torch.float64) + 0.5
+    logh, _ = net.log_scores(x)
+    assert torch.isfinite(logh).all()
+
+
+def test_representation_checks_its_input() -> None:
+    from dltheory.nets import make_representation
+
+    rep = make_representation("similarity", 2, 3)
+    with pytest.raises(TypeError, match="^x: expected real values"):
+        rep(torch.zeros(2, 4, 2, dtype=torch.complex64))
+    with pytest.raises(
+        ValueError, match=r"^x: expected a non-empty tensor of shape \(batch, N, 2\)"
+    ):
+        rep.log_forward(torch.zeros(2, 4, 5))
+    torch.testing.assert_close(
+        torch.log(rep(torch.ones(1, 2, 2))), rep.log_forward(torch.ones(1, 2, 2))
+    )
+    identity = make_representation("identity", 2, None)
+    with pytest.raises(
+        ValueError, match="^log_forward: the Identity representation is not positive"
+    ):
+        identity.log_forward(torch.ones(1, 2, 2))
+    with pytest.raises(ValueError, match="^in_dim: the one-hot representation needs s = 1"):
+        make_representation("one-hot", 2, None)
+    with pytest.raises(ValueError, match=r"^num_features: this needs about 3e\+12 entries"):
+        make_representation("affine", 2, 10**12)
+
+
+def test_exact_zero_output_at_1024_positions_is_zero_not_nan() -> None:
+    """The stand-in log-magnitude of an exact 0 can exceed float32's exp range (here ~2700).
+
+    ``sign * exp(log|h|)`` would then be ``0 * inf = NaN``; scores must give 0.
+    """
+    tree = dt.ModeTree.grid((32, 32), window=(2, 2))
+    net = dt.ConvAC(tree, in_dim=1, ranks=4, out_dim=3)
+    x = torch.full((2, 1, 32, 32), 30.0)
+    x[0, 0, 3, 7] = 0.0  # one zero pixel: h(x_0) = 0 exactly
+    logh, sign = net.log_scores(x)
+    assert (sign[0] == 0).all() and (sign[1] != 0).all()
+    assert logh[0].min() > 100  # a stand-in exp() overflows, in float32 and float64 alike
+    h = net.scores(x)
+    assert (h[0] == 0).all() and not torch.isnan(h).any()
+    logits = net(x)
+    assert torch.isfinite(logits).all() and (logits[0] == 0).all()
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())

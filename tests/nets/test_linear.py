@@ -263,7 +263,9 @@ def test_default_dtype_is_float32() -> None:
         ({"scale": -1.0}, ValueError, "scale"),
         ({"scale": float("nan")}, ValueError, "scale"),
         ({"scale": float("inf")}, ValueError, "scale"),
-        ({"scale": "1"}, ValueError, "scale"),
+        ({"scale": "1"}, TypeError, "scale"),
+        ({"scale": 1e200}, ValueError, "scale"),
+        ({"scale": True}, TypeError, "scale"),
         ({"dtype": torch.int64}, TypeError, "dtype"),
         ({"dtype": torch.float16}, TypeError, "dtype"),
     ],
@@ -291,3 +293,99 @@ def test_forward_rejects_wrong_shape(shape: tuple[int, ...]) -> None:
 def test_forward_empty_batch() -> None:
     net = DeepLinear(5, 2, depth=2, dtype=F64)
     assert net(torch.zeros(0, 5, dtype=F64)).shape == (0, 2)
+
+
+def test_too_many_parameters_refused_before_allocating() -> None:
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^in_dim: this needs about 2e\+12 entries \(16 TB\)"):
+        DeepLinear(10**6, 10**6, 2)
+    with pytest.raises(ValueError, match="^hidden: this needs about"):
+        DeepLinear(5, 4, 3, hidden=10**9, init="near-zero")
+    with pytest.raises(ValueError, match=r"^depth: expected an integer in \[1, 10000\]"):
+        DeepLinear(5, 4, 10**7)
+    with pytest.raises(ValueError, match="^hidden: this needs about"):
+        balanced_factors(torch.eye(3, dtype=F64), 3, [10**6, 10**6])
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_largest_scale_gives_finite_float32_weights(init: str) -> None:
+    net = DeepLinear(5, 4, depth=3, init=init, scale=1e6)
+    assert all(torch.isfinite(w).all() for w in net.weights)
+    with pytest.raises(ValueError, match=r"^scale: expected a finite number in \[0, 1000000\]"):
+        DeepLinear(5, 4, depth=3, init=init, scale=1e200)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "name"),
+    [
+        ({"seed": 2**64}, ValueError, "seed"),
+        ({"seed": 2**63}, ValueError, "seed"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"seed": True}, TypeError, "seed"),
+        ({"seed": "1"}, TypeError, "seed"),
+        ({"in_dim": True}, TypeError, "in_dim"),
+        ({"hidden": True}, TypeError, "hidden"),
+        ({"hidden": [True, 6]}, TypeError, r"hidden\[0\]"),
+        ({"scale": 1j}, TypeError, "scale"),
+        ({"scale": 1e7}, ValueError, "scale"),
+        ({"dtype": "float32"}, TypeError, "dtype"),
+        ({"device": "tpu9"}, ValueError, "device"),
+        ({"device": 3}, TypeError, "device"),
+    ],
+)
+def test_more_bad_arguments(kwargs: dict[str, Any], exc: type, name: str) -> None:
+    args: dict[str, Any] = {"in_dim": 5, "out_dim": 4, "depth": 3, **kwargs}
+    with pytest.raises(exc, match=f"^{name}: "):
+        DeepLinear(**args)
+
+
+def test_largest_seed_and_numpy_integers_accepted() -> None:
+    import numpy as np
+
+    net = DeepLinear(np.int64(5), np.int32(4), np.int64(3), hidden=np.array([6, 6]), seed=2**63 - 1)
+    assert net.hidden == (6, 6) and all(torch.isfinite(w).all() for w in net.weights)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "exc", "match"),
+    [
+        (torch.ones(3, 4, dtype=torch.complex128), TypeError, "^matrix: expected real values"),
+        (torch.full((3, 4), float("nan"), dtype=F64), ValueError, "^matrix: has NaN"),
+        (torch.zeros(0, 4, dtype=F64), ValueError, "^matrix: expected a non-empty"),
+        (torch.ones(3, 4, dtype=torch.int64), TypeError, "^matrix: expected a float32 or float64"),
+        ([[1.0, 2.0]], TypeError, "^matrix: expected a 2-D torch tensor"),
+    ],
+)
+def test_end_to_end_matrix_checked(matrix: Any, exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        balanced_factors(matrix, 2, [4])
+    with pytest.raises(exc, match=match):
+        DeepLinear.from_end_to_end(matrix, 2)
+
+
+def test_balanced_factors_argument_types() -> None:
+    m = torch.eye(3, dtype=F64)
+    with pytest.raises(TypeError, match="^hidden: expected a sequence of integers"):
+        balanced_factors(m, 2, 4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^hidden: expected 2 integers"):
+        balanced_factors(m, 3, [4])
+    with pytest.raises(TypeError, match="^seed: "):
+        balanced_factors(m, 2, [4], seed=1.5)  # type: ignore[arg-type]
+
+
+def test_forward_checks_and_casts_input() -> None:
+    net = DeepLinear(5, 2, depth=2)  # float32
+    with pytest.raises(TypeError, match="^x: expected real values"):
+        net(torch.ones(3, 5, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="^x: has NaN or infinite values"):
+        net(torch.full((3, 5), float("nan")))
+    with pytest.raises(TypeError, match="^x: expected a torch tensor"):
+        net([[0.0] * 5])  # type: ignore[arg-type]
+    x = torch.randn(3, 5, dtype=F64)
+    out = net(x)  # cast to the weights' dtype, as ConvAC does
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, net(x.float()))

@@ -174,19 +174,16 @@ _FRACTION_FIX = "the share of the examples put in the test set, strictly between
 
 
 def _test_fraction(value: Any) -> float:
-    """``test_fraction`` as a float in the open interval ``(0, 1)``.
-
-    :func:`~dltheory.validation.check_float` refuses what is not a finite real
-    number; the open upper end (``1`` puts every example in the test set) is
-    checked here, with the same message.
-    """
-    f = check_float(value, "test_fraction", fix=_FRACTION_FIX)
-    if not 0.0 < f < 1.0:
-        raise ValueError(
-            f"test_fraction: expected a finite number in (0, 1), got {describe(value)}; "
-            f"{_FRACTION_FIX}"
-        )
-    return f
+    """``test_fraction`` as a float in the open interval ``(0, 1)``."""
+    return check_float(
+        value,
+        "test_fraction",
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+        exclusive_maximum=True,
+        fix=_FRACTION_FIX,
+    )
 
 
 #: NumPy's legacy generators (``np.random.seed``, ``RandomState``) take 32-bit seeds.

@@ -21,9 +21,9 @@ parameterization of the original ConvAC / SimNet experiments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,12 +31,31 @@ from torch import nn
 
 from ..tensors import TreeTensor
 from ..trees import ModeTree
+from ..validation import (
+    MAX_ENTRIES,
+    check_array,
+    check_choice,
+    check_device,
+    check_dtype,
+    check_flag,
+    check_float,
+    check_int,
+    check_ints,
+    check_seed,
+    check_size,
+    describe,
+)
 from .logconv import signed_log_conv
-from .representation import REPRESENTATIONS, Representation, make_representation
+from .representation import Representation, _check_representation, make_representation
 
-__all__ = ["ConvAC", "POOLINGS"]
+__all__ = ["MAX_LOGIT_SCALE", "MAX_PARAMETERS", "POOLINGS", "ConvAC"]
 
-POOLINGS = ("product", "max", "average")
+#: Pooling operations accepted by :class:`ConvAC`.
+POOLINGS: tuple[str, ...] = ("product", "max", "average")
+#: Most parameters a :class:`ConvAC` may hold (estimated before anything is allocated).
+MAX_PARAMETERS = MAX_ENTRIES
+#: Largest ``logit_scale``: the training logits stay far inside float32's range.
+MAX_LOGIT_SCALE = 1e6
 
 
 @dataclass(frozen=True)
@@ -91,11 +110,21 @@ class ConvAC(nn.Module):
         For image inputs: use the ``patch x patch`` neighbourhood (zero padded)
         of each pixel as its local vector; ``in_dim`` is then ``C * patch**2``.
     seed : int
-        Seed of the initialization.
+        Seed of the initialization, in ``[0, 2**63)``.
     dtype : torch.dtype
-        Parameter dtype (float32 for training, float64 for exact checks).
+        Parameter dtype: ``torch.float32`` (training) or ``torch.float64`` (exact checks).
     logit_scale : float
-        Largest training logit of a signed product-pooling net (see :meth:`forward`).
+        Largest training logit of a signed product-pooling net (see :meth:`forward`),
+        in ``(0, 1e6]``.
+    device : str or torch.device, optional
+        Where the parameters live (default CPU); checked against what this torch can use.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (the message names it), before anything is
+        allocated; also when the network would hold more than
+        :data:`MAX_PARAMETERS` parameters (estimated from the tree and widths).
 
     Examples
     --------
@@ -123,37 +152,82 @@ class ConvAC(nn.Module):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         logit_scale: float = 10.0,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(tree, ModeTree):
-            raise TypeError(f"tree: expected a ModeTree, got {type(tree).__name__}")
-        for name, val in (("in_dim", in_dim), ("out_dim", out_dim)):
-            if isinstance(val, bool) or not isinstance(val, int):
-                raise TypeError(f"{name}: expected an int, got {val!r}")
-            if val < 1:
-                raise ValueError(f"{name}: must be >= 1, got {val}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling: expected one of {POOLINGS}, got {pooling!r}")
-        if representation not in REPRESENTATIONS:
-            raise ValueError(
-                f"representation: expected one of {REPRESENTATIONS}, got {representation!r}"
-            )
+            raise TypeError(f"tree: expected a ModeTree, got {describe(tree)}")
+        in_dim = check_int(in_dim, "in_dim", minimum=1)
+        out_dim = check_int(out_dim, "out_dim", minimum=1)
+        pooling = check_choice(pooling, "pooling", POOLINGS)  # type: ignore[assignment]
+        rep_name, _, m, rep_act, rep_params = _check_representation(
+            representation,
+            in_dim,
+            num_features,
+            representation_activation,
+            activation_name="representation_activation",
+        )
+        if activation is not None:
+            check_choice(activation, "activation", ("default", "relu"))
         if activation == "default":
             activation = None if pooling == "product" else "relu"
-        if activation not in (None, "relu"):
-            raise ValueError(f"activation: expected 'relu' or None, got {activation!r}")
         if pooling == "product" and activation is not None:
             raise ValueError("activation: product pooling is multilinear; use activation=None")
+        shared = check_flag(shared, "shared")
+        positive = check_flag(positive, "positive")
         if positive and pooling != "product":
             raise ValueError(
                 "positive: the positive log-space parameterization needs pooling='product'"
             )
-        if isinstance(ranks, dict):
+        rep_positive = rep_name in ("one-hot", "similarity") or rep_act == "sigmoid"
+        if positive and not rep_positive:
+            raise ValueError(
+                "positive: positive=True needs a positive representation "
+                "('one-hot', 'similarity', or 'affine' with representation_activation='sigmoid')"
+            )
+        if patch is not None:
+            patch = check_int(patch, "patch", minimum=1)
+            if patch % 2 == 0:
+                raise ValueError(
+                    f"patch: expected an odd integer >= 1 (a centred patch x patch window), "
+                    f"got {patch}"
+                )
+            if tree.shape is None:
+                raise ValueError(
+                    f"patch: patches need a grid tree (image inputs), got a {tree.kind} tree; "
+                    "pass patch=None"
+                )
+            if in_dim % (patch * patch):
+                raise ValueError(
+                    f"patch: expected in_dim = C * patch**2, got in_dim={in_dim} and "
+                    f"patch={patch}; pass in_dim={patch * patch} * channels"
+                )
+        seed = check_seed(seed)
+        dtype = check_dtype(dtype)
+        self.logit_scale = check_float(
+            logit_scale,
+            "logit_scale",
+            minimum=0.0,
+            exclusive_minimum=True,
+            maximum=MAX_LOGIT_SCALE,
+            fix="logit_scale is the largest training logit; values of 1 to 100 are usual",
+        )
+        dev = check_device(device)
+        if isinstance(ranks, Mapping):
             raise ValueError("ranks: a ConvAC needs one width per level (an int or a sequence)")
-        if patch is not None and (
-            isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or patch % 2 == 0
-        ):
-            raise ValueError(f"patch: expected an odd int >= 1, got {patch!r}")
+        per_level = (isinstance(ranks, np.ndarray) and ranks.ndim > 0) or (
+            isinstance(ranks, Sequence) and not isinstance(ranks, (str, bytes))
+        )
+        if per_level:
+            ranks = check_ints(
+                ranks,
+                "ranks",
+                minimum=1,
+                length=tree.depth,
+                fix=f"one width >= 1 per level; the tree has {tree.depth} levels",
+            )
+        else:
+            ranks = check_int(ranks, "ranks", minimum=1, fix="a width >= 1, or one per level")
         self.tree = tree
         self.in_dim = in_dim
         self.out_dim = out_dim
@@ -162,20 +236,30 @@ class ConvAC(nn.Module):
         self.shared = shared
         self.positive = positive
         self.patch = patch
-        self.logit_scale = float(logit_scale)
         self.widths = tree.resolve_ranks(ranks)
-        self.rep: Representation = make_representation(
-            representation, in_dim, num_features, representation_activation, seed
+        self.num_features = m
+        self.representation = rep_name
+        self._plan()
+        count = rep_params + self._weight_count()
+        sizes = {
+            "ranks": max(self.widths.values(), default=0),
+            "in_dim": in_dim,
+            "num_features": m if num_features is not None else 0,
+            "out_dim": out_dim,
+        }
+        check_size(
+            count,
+            max(sizes, key=sizes.__getitem__),
+            limit=MAX_PARAMETERS,
+            what=f"the ConvAC's parameters over {tree.num_leaves} positions",
+            bytes_per_entry=torch.empty((), dtype=dtype).element_size(),
+            fix="lower ranks, num_features, in_dim or out_dim, or share the weights (shared=True)",
         )
-        self.representation = representation
-        if positive and not self.rep.positive:
-            raise ValueError(
-                "positive: positive=True needs a positive representation "
-                "('one-hot', 'similarity', or 'affine' with representation_activation='sigmoid')"
-            )
-        self.num_features = self.rep.num_features
-        self._build(seed, dtype)
-        self.to(dtype)
+        self.rep: Representation = make_representation(
+            rep_name, in_dim, num_features, rep_act, seed
+        )
+        self._build(seed)
+        self.to(device=dev, dtype=dtype)
 
     # ------------------------------------------------------------- structure
     def _out_width(self, v: int) -> tuple[int, int]:
@@ -194,18 +278,18 @@ class ConvAC(nn.Module):
             stack.extend(reversed(self.tree.children(v)))
         return rank
 
-    def _build(self, seed: int, dtype: torch.dtype) -> None:
-        """Group nodes into convolutions and plan each level's pooling.
+    def _plan(self) -> None:
+        """Group nodes into convolutions and plan each level's pooling (no tensors of weights).
 
         Nodes sharing a level and a parent level form one group (one 1x1
         convolution).  Within a group, nodes are stored in depth-first order, so
         that for uniform trees (grids, balanced, dilated) the children of each
         pooling window are a contiguous block of the level below and pooling is
-        a reshape; other trees fall back to a padded gather.
+        a reshape; other trees fall back to a padded gather.  Linear in the
+        number of nodes.
         """
         tree = self.tree
         n = tree.num_leaves
-        g = torch.Generator().manual_seed(seed)
         rank = self._dfs_rank()
         buckets: dict[tuple[int, int], list[int]] = {}
         for v in tree.nodes:
@@ -218,29 +302,19 @@ class ConvAC(nn.Module):
             groups.append(_Group(nodes, in_w, self._out_width(nodes[0])[0], target))
         self._groups = groups
         self._root_group = next(gi for gi, grp in enumerate(groups) if grp.nodes == (tree.root,))
-        self.weights = nn.ParameterList()
-        for grp in groups:
-            if self.shared:
-                shape: tuple[int, ...] = (grp.in_width, grp.out_width)
-            else:
-                shape = (len(grp.nodes), grp.in_width, grp.out_width)
-            if self.positive:
-                # weights exp(theta) ~ 1/fan_in: each convolution starts near an average
-                w = torch.randn(shape, generator=g) * 0.1 - math.log(grp.in_width)
-            else:
-                w = torch.randn(shape, generator=g) / math.sqrt(grp.in_width)
-            self.weights.append(nn.Parameter(w))
         self._leaf_groups = [gi for gi, grp in enumerate(groups) if grp.nodes[0] < n]
         order = [v for gi in self._leaf_groups for v in groups[gi].nodes]
         self._leaf_perm = None if order == list(range(n)) else torch.tensor(order)
+        feeding: dict[int, list[int]] = {}
+        member_of: dict[int, list[int]] = {}
+        for gi, grp in enumerate(groups):
+            feeding.setdefault(grp.target_level, []).append(gi)
+            if grp.nodes[0] >= n:
+                member_of.setdefault(tree.level(grp.nodes[0]), []).append(gi)
         self._levels: list[_Level] = []
         for lvl in range(tree.depth):
-            feeders = [gi for gi, grp in enumerate(groups) if grp.target_level == lvl]
-            members = [
-                gi
-                for gi, grp in enumerate(groups)
-                if grp.nodes[0] >= n and tree.level(grp.nodes[0]) == lvl
-            ]
+            feeders = feeding.get(lvl, [])
+            members = member_of.get(lvl, [])
             level_nodes = [v for gi in members for v in groups[gi].nodes]
             slot = {v: k for k, v in enumerate(u for gi in feeders for u in groups[gi].nodes)}
             arity = max(len(tree.children(v)) for v in level_nodes)
@@ -257,6 +331,29 @@ class ConvAC(nn.Module):
             counts = torch.tensor([float(len(tree.children(v))) for v in level_nodes])
             self._levels.append(_Level(feeders, members, arity, index, counts))
 
+    def _weight_count(self) -> int:
+        """Entries of the convolution weights :meth:`_build` will allocate (exact integer)."""
+        return sum(
+            (1 if self.shared else len(grp.nodes)) * grp.in_width * grp.out_width
+            for grp in self._groups
+        )
+
+    def _build(self, seed: int) -> None:
+        """Draw every group's weights (float32, then cast by the caller)."""
+        g = torch.Generator().manual_seed(seed)
+        self.weights = nn.ParameterList()
+        for grp in self._groups:
+            if self.shared:
+                shape: tuple[int, ...] = (grp.in_width, grp.out_width)
+            else:
+                shape = (len(grp.nodes), grp.in_width, grp.out_width)
+            if self.positive:
+                # weights exp(theta) ~ 1/fan_in: each convolution starts near an average
+                w = torch.randn(shape, generator=g) * 0.1 - math.log(grp.in_width)
+            else:
+                w = torch.randn(shape, generator=g) / math.sqrt(grp.in_width)
+            self.weights.append(nn.Parameter(w))
+
     def _weight(self, gi: int) -> torch.Tensor:
         """The ``gi``-th group's weights in linear space, ``(n, in, out)`` or ``(in, out)``."""
         w = self.weights[gi]
@@ -267,10 +364,23 @@ class ConvAC(nn.Module):
         """Inputs as one local vector per position: ``(batch, N, s)``.
 
         Accepts ``(batch, N, s)`` sequences, or ``(batch, C, H, W)`` images for a
-        grid tree (positions row-major; ``patch`` gathers neighbourhoods).
+        grid tree (positions row-major; ``patch`` gathers neighbourhoods), as
+        real tensors (floating or integer) with finite entries and at least one
+        example; they are moved to the parameters' device and dtype.
+
+        Raises
+        ------
+        TypeError
+            For a non-tensor, or a complex or boolean tensor (complex inputs
+            are refused rather than losing their imaginary part).
+        ValueError
+            For the wrong shape, an empty batch, or NaN/inf entries.
         """
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
+            raise TypeError(f"x: expected a torch.Tensor, got {describe(x)}")
+        check_array(x, "x", ndim=(3, 4))
+        if x.shape[0] == 0:
+            raise ValueError(f"x: expected a non-empty batch, got shape {tuple(x.shape)}")
         n = self.tree.num_leaves
         if x.dim() == 4:
             if self.tree.shape is None:
@@ -297,13 +407,12 @@ class ConvAC(nn.Module):
                 f"x: expected shape (batch, {n}, {self.in_dim}) (the tree has {n} leaves, "
                 f"in_dim={self.in_dim}), got {tuple(x.shape)}"
             )
-        if not torch.isfinite(x).all():
-            raise ValueError("x: contains NaN or infinite values")
-        return x.to(self.weights[0].dtype)
+        w = self.weights[0]
+        return x.to(device=w.device, dtype=w.dtype)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The representation ``f(x_i)`` at every position: ``(batch, N, M)``."""
-        return self.rep(self.local_vectors(x))
+        return self.rep._forward(self.local_vectors(x))
 
     # ---------------------------------------------------------------- forward
     def _conv(self, gi: int, vals: torch.Tensor) -> torch.Tensor:
@@ -353,7 +462,7 @@ class ConvAC(nn.Module):
         if self._leaf_perm is not None:
             loc = loc[:, self._leaf_perm.to(loc.device)]
         log_space = self.pooling == "product"
-        rep = self.rep.log_forward(loc) if self.positive else self.rep(loc)
+        rep = self.rep._log_forward(loc) if self.positive else self.rep._forward(loc)
         outs: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         start = 0
         for gi in self._leaf_groups:
@@ -388,23 +497,62 @@ class ConvAC(nn.Module):
         return val[:, 0, :], (None if root_sign is None else root_sign[:, 0, :])
 
     # ---------------------------------------------------------------- outputs
+    def _check_output(self, y: Any) -> int:
+        """An output index ``y`` in ``0 .. out_dim - 1``."""
+        fix = f"the network has {self.out_dim} outputs"
+        return check_int(y, "y", minimum=0, maximum=self.out_dim - 1, fix=fix)
+
+    def _refuse_nan(self, out: torch.Tensor, what: str) -> None:
+        """A NaN output comes from non-finite weights: report it instead of returning it."""
+        bad = torch.isnan(out).any(dim=-1) if out.dim() > 1 else torch.isnan(out)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{what}: the network's output is NaN for {int(bad.sum())} of {bad.numel()} "
+                "inputs, so its weights are not finite (a diverged training?); reinitialize "
+                "it or retrain with a lower learning rate"
+            )
+
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """The network's exact outputs ``h_y(x)``, shape ``(batch, out_dim)``.
 
         For product pooling this is ``sign * exp(log|h|)`` and overflows to
         ``inf`` when ``|h|`` exceeds the dtype; :meth:`log_scores` never does.
         Use a float64 network (``dtype=torch.float64`` or ``net.double()``) for exact checks.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a bad ``x`` (see :meth:`local_vectors`), or a NaN output
+            (non-finite weights).
         """
         val, sign = self._run(x)
+        self._refuse_nan(val, "scores")  # before exp: torch.sign(NaN) is 0
         if self.pooling != "product":
-            return val
-        return torch.exp(val) if sign is None else sign * torch.exp(val)
+            out = val
+        else:
+            # an exact zero (sign 0) has a finite stand-in for log 0 that exp may overflow:
+            # 0 * inf would be NaN, so its exponent is replaced (by 0) before exp
+            if sign is None:
+                out = torch.exp(val)
+            else:
+                out = sign * torch.exp(val.masked_fill(sign == 0, 0.0))
+        return out
 
     def log_scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log|h_y(x)|, sign h_y(x))`` for product pooling."""
+        """``(log|h_y(x)|, sign h_y(x))`` for product pooling.
+
+        An output that is exactly 0 has sign 0 and a finite stand-in for
+        ``log 0`` (see :func:`~dltheory.nets.logconv.signed_log_conv`).
+
+        Raises
+        ------
+        ValueError
+            For max or average pooling, a bad ``x``, or a NaN output.
+        """
         if self.pooling != "product":
             raise ValueError("pooling: log_scores is defined for product pooling only; use scores")
         val, sign = self._run(x)
+        self._refuse_nan(val, "log_scores")
         return val, (torch.ones_like(val) if sign is None else sign)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -412,11 +560,16 @@ class ConvAC(nn.Module):
 
         * positive product pooling: ``log h_y(x)`` (softmax over ``log h_y``, as in the
           original ConvAC experiments);
-        * signed product pooling: ``logit_scale * h_y / max_y' |h_y'|``, computed in
-          log-space: finite for any N, free of the overall scale of ``h`` (which
-          for products over hundreds of positions spans hundreds of orders of
-          magnitude), and with the same arg-max as ``h``;
+        * signed product pooling: ``logit_scale * h_y / max_y' |h_y'|``, the
+          maximum taken over the outputs of each example separately (per row),
+          computed in log-space: finite for any N, free of the overall scale of
+          ``h`` (which for products over hundreds of positions spans hundreds
+          of orders of magnitude), and with the same arg-max as ``h``;
         * max / average pooling: ``h_y(x)``.
+
+        The input is checked as in :meth:`local_vectors`.  Logits of a net whose
+        weights have become non-finite are returned as they are (NaN), so that
+        :func:`dltheory.train` can stop and report the divergence.
         """
         val, sign = self._run(x)
         if self.pooling != "product" or sign is None:
@@ -430,23 +583,34 @@ class ConvAC(nn.Module):
         ``A_y`` is decomposed along the same tree with the same weights; ``f``
         is this network's representation layer (:meth:`features`).
 
+        Parameters
+        ----------
+        y : int
+            The output, in ``0 .. out_dim - 1``.
+
         Raises
         ------
         ValueError
             For max or average pooling, where no coefficient tensor exists: use
-            :meth:`grid_tensor`.
+            :meth:`grid_tensor`; for a ``y`` out of range; for non-finite weights.
+        TypeError
+            For a ``y`` that is not an integer (``True``, ``1.0``).
         """
         if self.pooling != "product":
             raise ValueError(
                 f"pooling: a {self.pooling}-pooling network is not multilinear and has no "
                 "coefficient tensor; analyse net.grid_tensor(templates) instead"
             )
-        if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < self.out_dim:
-            raise ValueError(f"y: expected an output index in 0..{self.out_dim - 1}, got {y!r}")
+        y = self._check_output(y)
         mats: dict[int, np.ndarray] = {}
         with torch.no_grad():
             for gi, grp in enumerate(self._groups):
                 w = self._weight(gi).detach().to(torch.float64).cpu().numpy()
+                if not np.isfinite(w).all():
+                    raise ValueError(
+                        "coefficient_tensor: the network's weights have NaN or infinite entries "
+                        "(a diverged training?); reinitialize or retrain it"
+                    )
                 for row, v in enumerate(grp.nodes):
                     mats[v] = w if self.shared else w[row]
         root = self.tree.root
@@ -455,8 +619,35 @@ class ConvAC(nn.Module):
         return TreeTensor(self.tree, [mats[i] for i in range(self.tree.num_leaves)], nodes)
 
     def grid_tensor(self, templates: torch.Tensor | np.ndarray, y: int = 0) -> np.ndarray:
-        """Grid tensor of output ``y`` on template local vectors ``(M, s)`` (any pooling)."""
+        """Grid tensor of output ``y`` on template local vectors (any pooling).
+
+        Parameters
+        ----------
+        templates : ndarray or Tensor, shape (M, s)
+            ``M >= 1`` real, finite template points of size ``s = in_dim``
+            (shape ``(M,)`` when ``in_dim == 1``).
+        y : int
+            The output, in ``0 .. out_dim - 1``.
+
+        Returns
+        -------
+        ndarray, shape (M,) * N
+            ``h_y`` at every N-tuple of templates (refused when ``M^N`` is too
+            large, see :func:`dltheory.analysis.grid.grid_tensor`).
+        """
         from ..analysis.grid import grid_tensor
+
+        y = self._check_output(y)
+        check_array(templates, "templates", ndim=(1, 2) if self.in_dim == 1 else 2)
+        shape = tuple(templates.shape)
+        if shape[0] == 0 or (len(shape) == 2 and shape[1] != self.in_dim):
+            raise ValueError(
+                f"templates: expected M >= 1 template points of size in_dim = {self.in_dim}, "
+                f"shape (M, {self.in_dim}), got {shape}"
+            )
+        points: Any = templates
+        if isinstance(points, torch.Tensor):
+            points = points.detach().cpu().numpy()
 
         def f(local: np.ndarray) -> np.ndarray:
             with torch.no_grad():
@@ -465,7 +656,7 @@ class ConvAC(nn.Module):
                 )
                 return self.scores(t)[:, y].double().cpu().numpy()
 
-        return grid_tensor(f, np.asarray(templates, dtype=np.float64), self.tree.num_leaves)
+        return grid_tensor(f, np.asarray(points, dtype=np.float64), self.tree.num_leaves)
 
     def extra_repr(self) -> str:
         return (

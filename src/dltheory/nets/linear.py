@@ -16,25 +16,84 @@ discusses and the two quantities it reasons about as properties.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["INITS", "DeepLinear", "balanced_factors"]
+from ..optim.end_to_end import MAX_DEPTH as _MAX_DEPTH
+from ..validation import (
+    MAX_ENTRIES,
+    MAX_SEED,
+    check_array,
+    check_choice,
+    check_device,
+    check_dtype,
+    check_float,
+    check_int,
+    check_ints,
+    check_seed,
+    check_size,
+    describe,
+)
+
+__all__ = ["INITS", "MAX_DEPTH", "MAX_PARAMETERS", "MAX_SCALE", "DeepLinear", "balanced_factors"]
 
 #: Initializations accepted by :class:`DeepLinear`.
 INITS: tuple[str, ...] = ("balanced", "near-zero", "orthogonal")
+#: Most weight matrices a :class:`DeepLinear` may have.
+#: Most weight matrices a network has (shared with the optimizer that emulates it).
+MAX_DEPTH = _MAX_DEPTH
+#: Most parameters a :class:`DeepLinear` may hold (estimated before anything is allocated).
+MAX_PARAMETERS = MAX_ENTRIES
+#: Largest initialization ``scale``: the initial weights stay finite in float32.
+MAX_SCALE = 1e6
+
+_SIZE_FIX = "lower in_dim, out_dim, hidden or depth"
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    return int(value)
+def _check_depth(depth: Any) -> int:
+    return check_int(
+        depth, "depth", minimum=1, maximum=MAX_DEPTH, fix=f"at most {MAX_DEPTH} weight matrices"
+    )
+
+
+def _check_matrix(matrix: Any) -> torch.Tensor:
+    """An end-to-end matrix: a finite, non-empty float32/float64 ``(out_dim, in_dim)`` tensor."""
+    if not isinstance(matrix, torch.Tensor):
+        raise TypeError(
+            f"matrix: expected a 2-D torch tensor (out_dim, in_dim), got {describe(matrix)}"
+        )
+    check_array(matrix, "matrix", ndim=2)
+    if matrix.dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"matrix: expected a float32 or float64 tensor, got {matrix.dtype}; "
+            "convert it with matrix.double()"
+        )
+    if matrix.numel() == 0:
+        raise ValueError(
+            f"matrix: expected a non-empty (out_dim, in_dim) matrix, got shape "
+            f"{tuple(matrix.shape)}"
+        )
+    return matrix
+
+
+def _check_parameters(dims: Sequence[int], sizes: dict[str, int]) -> None:
+    """Refuse a network whose factors would hold more than :data:`MAX_PARAMETERS` entries.
+
+    ``sizes`` maps the arguments that set the widths to their values; the
+    message names the largest.
+    """
+    count = sum(dims[j] * dims[j + 1] for j in range(len(dims) - 1))
+    check_size(
+        count,
+        max(sizes, key=sizes.__getitem__),
+        limit=MAX_PARAMETERS,
+        what=f"the {len(dims) - 1} weight matrices",
+        fix=_SIZE_FIX,
+    )
 
 
 def _orthonormal_columns(
@@ -65,37 +124,45 @@ def balanced_factors(
     Parameters
     ----------
     matrix : torch.Tensor
-        The end-to-end matrix, shape ``(out_dim, in_dim)``.
+        The end-to-end matrix, shape ``(out_dim, in_dim)``: float32 or float64,
+        finite, non-empty.
     depth : int
-        Number of factors ``N >= 1``.
+        Number of factors ``1 <= N <=`` :data:`MAX_DEPTH`.
     hidden : sequence of int
         The ``N - 1`` hidden widths, each ``>= min(out_dim, in_dim)``.
     seed : int
-        Seed of the random orthonormal ``Q_j``.
+        Seed of the random orthonormal ``Q_j``, in ``[0, 2**63)``.
 
     Returns
     -------
     list of torch.Tensor
         ``[W_1, ..., W_N]`` with ``W_j`` of shape ``(h_j, h_{j-1})``, ``h_0 = in_dim``,
         ``h_N = out_dim``, in the dtype of ``matrix``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (the message names it), before any work; also when
+        the factors would hold more than :data:`MAX_PARAMETERS` entries.
     """
-    if not isinstance(matrix, torch.Tensor) or matrix.ndim != 2:
-        raise ValueError("matrix: expected a 2-D tensor (out_dim, in_dim)")
-    n = _check_int(depth, "depth", 1)
-    widths = [_check_int(h, "hidden", 1) for h in hidden]
-    if len(widths) != n - 1:
-        raise ValueError(f"hidden: expected {n - 1} widths for depth {n}, got {len(widths)}")
+    matrix = _check_matrix(matrix)
+    n = _check_depth(depth)
+    widths = check_ints(
+        hidden, "hidden", minimum=1, length=n - 1, fix=f"depth - 1 = {n - 1} hidden widths"
+    )
+    seed = check_seed(seed)
     out_dim, in_dim = matrix.shape
     r = min(out_dim, in_dim)
     if any(h < r for h in widths):
         raise ValueError(
             f"hidden: every width must be >= min(out_dim, in_dim) = {r} for a balanced "
-            f"factorization of any matrix, got {widths}"
+            f"factorization of any matrix, got {list(widths)}"
         )
+    _check_parameters([in_dim, *widths, out_dim], {"hidden": max(widths, default=0)})
     dtype = matrix.dtype
     u, s, vh = torch.linalg.svd(matrix.detach().to(torch.float64), full_matrices=False)
     root = torch.diag(s.pow(1.0 / n))
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seed)
     qs = [vh.T] + [_orthonormal_columns(h, r, gen, torch.float64) for h in widths] + [u]
     return [(qs[j + 1] @ root @ qs[j].T).to(dtype) for j in range(n)]
 
@@ -108,7 +175,8 @@ class DeepLinear(nn.Module):
     in_dim, out_dim : int
         Input and output sizes.
     depth : int
-        Number of weight matrices ``N >= 1`` (``N = 1``: a plain linear model).
+        Number of weight matrices ``1 <= N <=`` :data:`MAX_DEPTH` (``N = 1``: a
+        plain linear model).
     hidden : int or sequence of int, optional
         Hidden widths (one int for all, or ``N - 1`` of them).  Default
         ``max(in_dim, out_dim)``.  The balanced initialization needs every
@@ -121,12 +189,22 @@ class DeepLinear(nn.Module):
         ``O(scale^2)``, as the paper's near-zero initialization); ``"orthogonal"``:
         every factor is ``scale`` times a random (semi-)orthogonal matrix.
     scale : float, optional
-        Default ``1 / sqrt(in_dim)`` (balanced), ``1e-3`` (near-zero), ``1``
-        (orthogonal).
+        In ``[0,`` :data:`MAX_SCALE` ``]``.  Default ``1 / sqrt(in_dim)``
+        (balanced), ``1e-3`` (near-zero), ``1`` (orthogonal).
     seed : int
-        Seed of the initialization; the same seed gives the same weights.
+        Seed of the initialization, in ``[0, 2**63)``; the same seed gives the
+        same weights.
     dtype : torch.dtype
         ``torch.float32`` (default) or ``torch.float64``.
+    device : str or torch.device, optional
+        Where the weights live (default CPU); checked against what this torch can use.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (the message names it), before anything is
+        allocated; also when the factors would hold more than
+        :data:`MAX_PARAMETERS` entries.
 
     Attributes
     ----------
@@ -150,48 +228,54 @@ class DeepLinear(nn.Module):
         scale: float | None = None,
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
+        *,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
-        d_in = _check_int(in_dim, "in_dim", 1)
-        d_out = _check_int(out_dim, "out_dim", 1)
-        n = _check_int(depth, "depth", 1)
+        d_in = check_int(in_dim, "in_dim", minimum=1)
+        d_out = check_int(out_dim, "out_dim", minimum=1)
+        n = _check_depth(depth)
         if hidden is None:
-            widths = [max(d_in, d_out)] * (n - 1)
-        elif isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-            widths = [_check_int(hidden, "hidden", 1)] * (n - 1)
-        else:
-            if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
-                raise TypeError(f"hidden: expected an int or a sequence of ints, got {hidden!r}")
-            widths = [_check_int(h, "hidden", 1) for h in hidden]
-            if len(widths) != n - 1:
-                raise ValueError(
-                    f"hidden: expected {n - 1} widths for depth {n}, got {len(widths)}"
-                )
-        if init not in INITS:
-            raise ValueError(f"init: expected one of {INITS}, got {init!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
-        defaults = {"balanced": 1.0 / math.sqrt(d_in), "near-zero": 1e-3, "orthogonal": 1.0}
-        s = defaults[init] if scale is None else scale
-        if (
-            isinstance(s, bool)
-            or not isinstance(s, numbers.Real)
-            or not (math.isfinite(float(s)) and float(s) >= 0)
+            widths: tuple[int, ...] = (max(d_in, d_out),) * (n - 1)
+        elif (isinstance(hidden, np.ndarray) and hidden.ndim > 0) or isinstance(
+            hidden, (Sequence, str, bytes)
         ):
-            raise ValueError(f"scale: expected a finite number >= 0, got {scale!r}")
+            widths = check_ints(
+                hidden, "hidden", minimum=1, length=n - 1, fix=f"depth - 1 = {n - 1} widths"
+            )
+        else:
+            widths = (check_int(hidden, "hidden", minimum=1, fix="one width for all"),) * (n - 1)
+        init = check_choice(init, "init", INITS)
+        dtype = check_dtype(dtype)
+        if scale is None:
+            s = {"balanced": 1.0 / math.sqrt(d_in), "near-zero": 1e-3, "orthogonal": 1.0}[init]
+        else:
+            s = check_float(
+                scale,
+                "scale",
+                minimum=0.0,
+                maximum=MAX_SCALE,
+                fix=f"the initial weights stay finite for scales up to {MAX_SCALE:g}",
+            )
+        seed = check_seed(seed)
+        dev = check_device(device)
+        _check_parameters(
+            [d_in, *widths, d_out],
+            {"in_dim": d_in, "out_dim": d_out, "hidden": max(widths, default=0)},
+        )
         self.in_dim: int = d_in
         self.out_dim: int = d_out
         self.depth: int = n
         self.hidden: tuple[int, ...] = tuple(widths)
         self.init: str = init
         dims = [d_in, *widths, d_out]
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(seed)
         if init == "balanced":
-            e2e = torch.randn(d_out, d_in, generator=gen, dtype=torch.float64) * float(s)
-            mats = balanced_factors(e2e, n, widths, seed=int(seed) + 1)
+            e2e = torch.randn(d_out, d_in, generator=gen, dtype=torch.float64) * s
+            mats = balanced_factors(e2e, n, widths, seed=(seed + 1) % MAX_SEED)
         elif init == "near-zero":
             mats = [
-                torch.randn(dims[j + 1], dims[j], generator=gen, dtype=torch.float64) * float(s)
+                torch.randn(dims[j + 1], dims[j], generator=gen, dtype=torch.float64) * s
                 for j in range(n)
             ]
         else:
@@ -199,8 +283,10 @@ class DeepLinear(nn.Module):
             for j in range(n):
                 rows, cols = dims[j + 1], dims[j]
                 q = _orthonormal_columns(max(rows, cols), min(rows, cols), gen, torch.float64)
-                mats.append((q if rows >= cols else q.T) * float(s))
-        self.weights: nn.ParameterList = nn.ParameterList([nn.Parameter(m.to(dtype)) for m in mats])
+                mats.append((q if rows >= cols else q.T) * s)
+        self.weights: nn.ParameterList = nn.ParameterList(
+            [nn.Parameter(m.to(device=dev, dtype=dtype)) for m in mats]
+        )
 
     @classmethod
     def from_end_to_end(
@@ -210,13 +296,25 @@ class DeepLinear(nn.Module):
         hidden: int | Sequence[int] | None = None,
         seed: int = 0,
     ) -> DeepLinear:
-        """A network whose balanced factors multiply to ``matrix`` (``(out_dim, in_dim)``)."""
-        if not isinstance(matrix, torch.Tensor) or matrix.ndim != 2:
-            raise ValueError("matrix: expected a 2-D tensor (out_dim, in_dim)")
-        if matrix.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"matrix: expected float32 or float64, got {matrix.dtype}")
+        """A network whose balanced factors multiply to ``matrix`` (``(out_dim, in_dim)``).
+
+        ``matrix`` is a finite, non-empty float32 or float64 tensor; the network
+        has its dtype and device.  ``depth``, ``hidden`` and ``seed`` are as in
+        :class:`DeepLinear` (every hidden width ``>= min(out_dim, in_dim)``).
+        """
+        matrix = _check_matrix(matrix)
         out_dim, in_dim = matrix.shape
-        net = cls(in_dim, out_dim, depth, hidden, "near-zero", 0.0, seed, matrix.dtype)
+        net = cls(
+            in_dim,
+            out_dim,
+            depth,
+            hidden,
+            "near-zero",
+            0.0,
+            seed,
+            matrix.dtype,
+            device=matrix.device,
+        )
         mats = balanced_factors(matrix, net.depth, net.hidden, seed=seed)
         with torch.no_grad():
             for w, m in zip(net.weights, mats, strict=True):
@@ -224,10 +322,18 @@ class DeepLinear(nn.Module):
         return net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` of shape ``(batch, in_dim)`` -> ``(batch, out_dim)``."""
-        if x.ndim != 2 or x.shape[1] != self.in_dim:
+        """``x`` of shape ``(batch, in_dim)`` -> ``(batch, out_dim)``.
+
+        ``x`` is a real tensor with finite entries; it is moved to the weights'
+        device and dtype.  An empty batch gives an empty output.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x: expected a torch tensor (batch, {self.in_dim}), got {describe(x)}")
+        check_array(x, "x", ndim=2)
+        if x.shape[1] != self.in_dim:
             raise ValueError(f"x: expected shape (batch, {self.in_dim}), got {tuple(x.shape)}")
-        h = x
+        w0 = self.weights[0]
+        h = x.to(device=w0.device, dtype=w0.dtype)
         for w in self.weights:
             h = h @ w.T
         return h

@@ -8,6 +8,16 @@ written out (``d log|s| / ds = 1/s``, ``d e / d log|v| = e``) so that a
 training step costs two matrix products and a few elementwise operations per
 layer, close to an ordinary ReLU convolution.  ``m`` is a constant shift: the
 result is exact for any choice of it, so no gradient flows through it.
+
+Zero channels.  An output channel whose sum is exactly 0 (all its inputs are
+zero, i.e. ``log|v| = -inf`` on the whole row, or their terms cancel) has
+``sign S = 0``; its log-magnitude, mathematically ``log 0 = -inf``, is the
+finite stand-in ``m + log(TINY)`` (``|W^T e|`` is floored at :data:`TINY`), so
+``sign * exp(log|S|)`` is exactly 0 and no ``-inf - (-inf)`` can appear
+downstream.  A row that is entirely ``-inf`` is shifted by ``-1e30`` instead
+of its maximum.  The gradient through a zero channel is 0 (``1/S`` is taken
+as 0 where ``S = 0``, the subgradient at the kink of ``log|S|``), never NaN,
+and the other channels' gradients are those of ``log|S|`` itself.
 """
 
 from __future__ import annotations
@@ -85,6 +95,13 @@ def signed_log_conv(
         ``sign v`` for log inputs (``None``: all positive).
     w : Tensor, shape (in, out) or (n, in, out)
         Shared or per-position weights (linear space).
+
+    Returns
+    -------
+    (Tensor, Tensor), each of shape (B, n, out)
+        ``log|S|`` and ``sign S`` (-1, 0 or 1; not differentiable).  Where
+        ``S = 0`` exactly the sign is 0 and ``log|S|`` a finite stand-in for
+        ``-inf`` (see the module notes); its gradient there is 0.
     """
     out: tuple[torch.Tensor, torch.Tensor] = _SignedLogConv.apply(x, sign, w, log_input)
     return out
