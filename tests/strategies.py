@@ -23,7 +23,9 @@ def _split(draw: Any, items: list[int]) -> Any:
 def mode_trees(draw: Any, max_leaves: int = 10) -> dt.ModeTree:
     """Random trees of every kind with 2..max_leaves leaves."""
     kind = draw(
-        st.sampled_from(["flat", "balanced", "chain", "square", "mirror", "dilated", "nested"])
+        st.sampled_from(
+            ["flat", "balanced", "chain", "square", "mirror", "mirror-square", "dilated", "nested"]
+        )
     )
     if kind == "flat":
         return dt.ModeTree.flat(draw(st.integers(2, max_leaves)))
@@ -40,6 +42,9 @@ def mode_trees(draw: Any, max_leaves: int = 10) -> dt.ModeTree:
     if kind == "mirror":
         shape = draw(st.sampled_from([(2, 2), (2, 4), (4, 2), (1, 4)]))
         return dt.ModeTree.grid(shape, window=(2, 2), geometry="mirror")
+    if kind == "mirror-square":
+        shape = draw(st.sampled_from([(2, 4), (4, 2), (1, 4)]))
+        return dt.ModeTree.grid(shape, window=(2, 2), geometry="mirror-square")
     if kind == "dilated":
         n = draw(st.sampled_from([4, 8]))
         ds = draw(st.permutations([2**k for k in range(n.bit_length() - 1)]))

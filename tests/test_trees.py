@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
@@ -30,7 +31,10 @@ def test_grid_square_and_mirror() -> None:
     sq = dt.ModeTree.grid((4, 4), window=(2, 2))
     assert sq.depth == 2 and sq.shape == (4, 4)
     assert [sq.leaves(v) for v in sq.levels()[0]] == [
-        (0, 1, 4, 5), (2, 3, 6, 7), (8, 9, 12, 13), (10, 11, 14, 15)
+        (0, 1, 4, 5),
+        (2, 3, 6, 7),
+        (8, 9, 12, 13),
+        (10, 11, 14, 15),
     ]
     mi = dt.ModeTree.grid((4, 4), window=(2, 2), geometry="mirror")
     first = [mi.leaves(v) for v in mi.levels()[0]]
@@ -39,6 +43,68 @@ def test_grid_square_and_mirror() -> None:
     big = dt.ModeTree.grid((32, 32), window=(2, 2))
     assert big.num_leaves == 1024 and big.depth == 5
     assert dt.ModeTree.grid((4, 8), window=(2, 2)).depth == 3  # top window shrinks to 1x2
+
+
+def _simulated_mirror_windows(h: int, w: int) -> list[set[frozenset[int]]]:
+    """Leaf sets per level by the authors' recipe: permute the map, then pool 2x2 stride 2."""
+    cur = np.empty((h, w), dtype=object)
+    for i in range(h):
+        for j in range(w):
+            cur[i, j] = frozenset([i * w + j])
+    out = []
+    while cur.size > 1:
+        n, m = cur.shape
+
+        def s(k: int, size: int) -> int:
+            return k // 2 if k % 2 == 0 else size - 1 - k // 2
+
+        perm = np.empty_like(cur)
+        for a in range(n):
+            for b in range(m):
+                perm[a, b] = cur[s(a, n), s(b, m)]
+        eh, ew = min(2, n), min(2, m)
+        nxt = np.empty((n // eh, m // ew), dtype=object)
+        for a in range(n // eh):
+            for b in range(m // ew):
+                nxt[a, b] = frozenset().union(
+                    *perm[a * eh : a * eh + eh, b * ew : b * ew + ew].flat
+                )
+        out.append(set(nxt.flat))
+        cur = nxt
+    return out
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (8, 8), (4, 16), (2, 8), (1, 8), (16, 1)])
+def test_mirror_windows_follow_the_authors_permutation_at_every_level(
+    shape: tuple[int, int],
+) -> None:
+    tree = dt.ModeTree.grid(shape, geometry="mirror")
+    levels = tree.levels()
+    expected = _simulated_mirror_windows(*shape)
+    assert len(levels) == len(expected)
+    for got, want in zip(levels, expected, strict=True):
+        assert {frozenset(tree.leaves(v)) for v in got} == want
+
+
+def test_mirror_level_two_joins_the_papers_rows() -> None:
+    tree = dt.ModeTree.grid((32, 32), geometry="mirror")
+    corner = [v for v in tree.levels()[1] if 0 in tree.leaves(v)][0]
+    rows = {x // 32 for x in tree.leaves(corner)}
+    cols = {x % 32 for x in tree.leaves(corner)}
+    assert rows == cols == {0, 15, 16, 31}
+    # the first-level-only variant joins neighbouring quadrant cells instead
+    first = dt.ModeTree.grid((32, 32), geometry="mirror-square")
+    corner = [v for v in first.levels()[1] if 0 in first.leaves(v)][0]
+    assert {x // 32 for x in first.leaves(corner)} == {0, 1, 30, 31}
+    assert dt.trees.mirror_order(8) == [0, 7, 1, 6, 2, 5, 3, 4]
+
+
+def test_mirror_needs_two_by_two_windows_and_power_of_two_sides() -> None:
+    with pytest.raises(ValueError, match=r"window: mirror pooling .* window=\(2, 2\)"):
+        dt.ModeTree.grid((8, 8), window=(2, 4), geometry="mirror")
+    with pytest.raises(ValueError, match="shape: mirror pooling needs sides that are powers of 2"):
+        dt.ModeTree.grid((12, 8), geometry="mirror")
+    assert dt.ModeTree.grid((4, 12), (2, 3), geometry="mirror-square").num_leaves == 48
 
 
 def test_dilated() -> None:

@@ -32,10 +32,12 @@ import numpy as np
 
 from .validation import check_choice, check_int, check_ints, check_size
 
-__all__ = ["MAX_TREE_NODES", "ModeTree", "Ranks"]
+__all__ = ["GRID_GEOMETRIES", "MAX_TREE_NODES", "ModeTree", "Ranks", "mirror_order"]
 
 #: Largest tree (nodes, leaves included) a constructor builds: ~2^22 nodes take ~0.5 GB.
 MAX_TREE_NODES = 2**22
+#: Pooling geometries of :meth:`ModeTree.grid`.
+GRID_GEOMETRIES: tuple[str, ...] = ("square", "mirror", "mirror-square")
 
 #: Widths of the internal nodes: one int for all, one int per level
 #: (level 0 pools leaves), or a mapping internal node -> width.
@@ -44,6 +46,20 @@ Ranks = int | Sequence[int] | Mapping[int, int]
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def mirror_order(n: int) -> list[int]:
+    """The mirror permutation ``s_n`` of Cohen & Shashua's mirror pooling (ICLR'17).
+
+    ``s_n(2k) = k`` and ``s_n(2k + 1) = n - 1 - k``: position ``2k`` of the
+    permuted axis holds row ``k`` and position ``2k + 1`` its mirror image
+    ``n - 1 - k``, so a stride-2 window then joins a row with its mirror.
+
+    >>> mirror_order(8)
+    [0, 7, 1, 6, 2, 5, 3, 4]
+    """
+    n = check_int(n, "n", minimum=1)
+    return [k // 2 if k % 2 == 0 else n - 1 - k // 2 for k in range(n)]
 
 
 class ModeTree:
@@ -440,16 +456,26 @@ class ModeTree:
         cls,
         shape: tuple[int, int],
         window: tuple[int, int] = (2, 2),
-        geometry: Literal["square", "mirror"] = "square",
+        geometry: Literal["square", "mirror", "mirror-square"] = "square",
     ) -> ModeTree:
         """2D pooling over an ``H x W`` grid, positions flattened row-major.
 
         ``geometry="square"`` pools contiguous ``h x w`` windows at every level
         (windows shrink to the remaining grid side at the top).
-        ``geometry="mirror"`` first pools each position with its mirror images
-        ``(i, j), (i, W-1-j), (H-1-i, j), (H-1-i, W-1-j)`` and then pools the
-        resulting quadrant grid with square windows (Cohen & Shashua, ICLR'17,
-        Sec. 5).  Mirror pooling needs even sides (or a side of 1).
+
+        ``geometry="mirror"`` is the mirror pooling of Cohen & Shashua (ICLR'17,
+        Sec. 6), as in the authors' code: before every pooling the ``n x m`` map
+        is permuted, ``out[h, w] = in[s_n(h), s_m(w)]`` with ``s_n(2k) = k`` and
+        ``s_n(2k + 1) = n - 1 - k``, then pooled by an ordinary 2x2 stride-2
+        window.  A level-1 window joins rows ``{k, H-1-k}`` x columns
+        ``{l, W-1-l}`` (a pixel and its mirror images); level 2 joins pixel rows
+        ``{k, H/2-1-k, H/2+k, H-1-k}``, and so on.  It needs ``window=(2, 2)``
+        and sides that are powers of 2 (a side of 1 is left alone).
+
+        ``geometry="mirror-square"`` pools each position with its mirror images
+        ``(i, j), (i, W-1-j), (H-1-i, j), (H-1-i, W-1-j)`` once, then pools the
+        resulting quadrant grid with square ``window`` s: mirror pooling at the
+        first level only (it needs even sides, or a side of 1).
 
         Raises
         ------
@@ -469,9 +495,11 @@ class ModeTree:
         check_size(2 * H * W, "shape", limit=MAX_TREE_NODES, what=f"a {H}x{W} grid tree (nodes)")
         if h < 1 or w < 1 or h * w < 2:
             raise ValueError(f"window: needs sides >= 1 and at least 2 positions, got {window!r}")
-        check_choice(geometry, "geometry", ("square", "mirror"))
-        levels: list[list[list[int]]] = []
+        check_choice(geometry, "geometry", GRID_GEOMETRIES)
         if geometry == "mirror":
+            return cls._mirror_grid(H, W, (h, w))
+        levels: list[list[list[int]]] = []
+        if geometry == "mirror-square":
             for side, name in ((H, "H"), (W, "W")):
                 if side > 1 and side % 2:
                     raise ValueError(
@@ -518,6 +546,42 @@ class ModeTree:
         if not levels:
             levels = [[[0]]]
         return cls._from_groups(H * W, levels, f"grid-{geometry}", shape=(H, W))
+
+    @classmethod
+    def _mirror_grid(cls, H: int, W: int, window: tuple[int, int]) -> ModeTree:
+        """The authors' mirror pooling: permute by ``s_n`` before every 2x2 pooling."""
+        if window != (2, 2):
+            raise ValueError(
+                f"window: mirror pooling permutes before 2x2 pooling; use window=(2, 2), "
+                f"got {window!r}"
+            )
+        for side, name in ((H, "H"), (W, "W")):
+            if side & (side - 1):
+                raise ValueError(
+                    "shape: mirror pooling needs sides that are powers of 2 (or 1); "
+                    f"{name} = {side}"
+                )
+        levels: list[list[list[int]]] = []
+        cur_h, cur_w = H, W
+        while cur_h * cur_w > 1:
+            rows, cols = mirror_order(cur_h), mirror_order(cur_w)
+            eh, ew = min(2, cur_h), min(2, cur_w)
+            nh, nw = cur_h // eh, cur_w // ew
+            levels.append(
+                [
+                    [
+                        rows[bi * eh + a] * cur_w + cols[bj * ew + b]
+                        for a in range(eh)
+                        for b in range(ew)
+                    ]
+                    for bi in range(nh)
+                    for bj in range(nw)
+                ]
+            )
+            cur_h, cur_w = nh, nw
+        if not levels:
+            levels = [[[0]]]
+        return cls._from_groups(H * W, levels, "grid-mirror", shape=(H, W))
 
     @classmethod
     def dilated(cls, n: int, dilations: Sequence[int], kernel: int = 2) -> ModeTree:

@@ -36,7 +36,7 @@ SPECS = [
         {
             "shape": ("shape",),
             "window": ("shape", 1, False),  # a window wider than the grid pools it whole
-            "geometry": ("choice", ("square", "mirror")),
+            "geometry": ("choice", ("square", "mirror", "mirror-square")),
         },
     ),
     Spec(
