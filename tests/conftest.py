@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("default", derandomize=True)
@@ -16,3 +17,17 @@ settings.register_profile("explore", derandomize=False, max_examples=500)
 # mutation testing (make mutate) runs the tests once per mutant: fewer examples
 settings.register_profile("mutate", derandomize=True, max_examples=12)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut (``MUTANT_UNDER_TEST`` set) skip the child-process tests.
+
+    Their children import the installed package, not the mutant, so they cannot
+    kill a mutant; they only cost time and race against mutmut's own start-up.
+    """
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    skip = pytest.mark.skip(reason="child processes do not run the mutant")
+    for item in items:
+        if "subprocess" in item.keywords:
+            item.add_marker(skip)

@@ -72,10 +72,13 @@ def score(group: str, status: dict[str, str], skip: dict[str, str]) -> dict[str,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("groups", nargs="*", default=list(GROUPS), choices=list(GROUPS))
+    ap.add_argument("groups", nargs="*", help=f"any of {', '.join(GROUPS)} (default: all)")
     ap.add_argument("--max-children", type=int, default=2)
     ap.add_argument("--report-only", action="store_true", help="only print the last results")
     args = ap.parse_args()
+    args.groups = args.groups or list(GROUPS)
+    if unknown := sorted(set(args.groups) - set(GROUPS)):
+        ap.error(f"groups: unknown {unknown}; choose from {list(GROUPS)}")
     if not args.report_only:
         for group in args.groups:
             subprocess.run(

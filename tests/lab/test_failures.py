@@ -131,6 +131,7 @@ def test_schema_1_store_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.subprocess
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "res"
     cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]

@@ -56,6 +56,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         run_claim(claim, params, 0, blocker / "out")
 
 
+@pytest.mark.subprocess
 def test_kill_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "out"
     only = ["--only", "fast-toy", "--only", "slow-toy"]
