@@ -22,12 +22,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under mutmut (``MUTANT_UNDER_TEST`` set) skip the child-process tests.
 
-    Their children import the installed package, not the mutant, so they cannot
-    kill a mutant; they only cost time and race against mutmut's own start-up.
+    Their children start a fresh interpreter under mutmut's instrumentation (or
+    import the installed package, not the mutant), so they are slow there and
+    race against their own timeouts; the in-process tests pin the same code.
     """
     if not os.environ.get("MUTANT_UNDER_TEST"):
         return
-    skip = pytest.mark.skip(reason="child processes do not run the mutant")
+    skip = pytest.mark.skip(reason="child processes under mutation testing")
     for item in items:
         if "subprocess" in item.keywords:
             item.add_marker(skip)

@@ -97,6 +97,7 @@ def _writer(directory: str, offset: int, n: int) -> None:
             s.put("c", {"i": i % 50}, seed, "0.1", {"x": float(seed)}, 0.0)
 
 
+@pytest.mark.subprocess
 def test_two_processes_writing_one_store(tmp_path: Path) -> None:
     """Two real processes writing the same store at once: no lost, duplicated or corrupt rows."""
     import multiprocessing as mp
