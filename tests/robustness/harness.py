@@ -18,6 +18,7 @@ tried is counted per public name (printed at the end of the session).
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 import tracemalloc
@@ -46,6 +47,8 @@ TRIED: dict[str, set[str]] = defaultdict(set)
 MAX_BYTES = 64 * 2**20
 #: Longest a refusal may take (seconds).
 MAX_SECONDS = 1.0
+if os.environ.get("MUTANT_UNDER_TEST"):  # mutmut's tracing slows every call several-fold
+    MAX_SECONDS *= 10
 
 
 def refuses(call: Callable[[], Any], name: str) -> str:
