@@ -11,6 +11,7 @@ exits 1 when a result contradicts a recorded full-profile verdict.
 from __future__ import annotations
 
 import functools
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -182,9 +183,35 @@ def list_claims(
 
 @app.command("show")
 @_one_line_errors
-def show(claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory list`).")]) -> None:
-    """Show a claim: statement, source and parameters with their quick/full defaults."""
+def show(
+    claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory list`).")],
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out", "-o", help="Results directory: print measured unit times and projections."
+        ),
+    ] = None,
+    profile: ProfileOpt = "full",
+    workers: WorkersOpt = None,
+) -> None:
+    """Show a claim: statement, source and parameters with their quick/full defaults.
+
+    With ``--out DIR``: the units of this claim stored there (count, seconds),
+    and, for claims that can project, the measured cost per unit kind and the
+    projected wall time of ``--profile`` on 1, 2 and ``--workers`` workers.
+    """
     c = _claims().get(claim_id)
+    from .validation import check_int
+
+    k = 2 if workers is None else check_int(workers, "--workers", minimum=1, maximum=1024)
+    directory = None if out is None else _directory(out)
+    if directory is not None:
+        from .lab.store import STORE_NAME
+
+        if not (directory / STORE_NAME).is_file():
+            raise ValueError(
+                f"--out: no results store in {str(directory)!r}; run the claim there first"
+            )
     _out.print(f"[bold]{c.title}[/bold]  ({c.id})")
     _out.print(f"[dim]source:[/dim] {c.source}")
     _out.print(f"\n{escape(c.statement)}\n")
@@ -199,6 +226,35 @@ def show(claim_id: Annotated[str, typer.Argument(help="Claim id (see `dltheory l
         kind = p.kind + (f" {{{', '.join(p.choices)}}}" if p.choices else "")
         table.add_row(p.name, kind, str(p.quick), str(p.full), p.help)
     _out.print(table)
+    if directory is not None:
+        _show_measured(c, directory, profile, k)
+
+
+def _show_measured(claim: Any, directory: Path, profile: str, workers: int) -> None:
+    """Stored units of ``claim`` in ``directory`` (read only) and the claim's projection."""
+    from .lab.runner import unit_version
+    from .lab.store import STORE_NAME, Store
+
+    if not (directory / STORE_NAME).is_file():
+        raise ValueError(
+            f"--out: no results store in {str(directory)!r}; run the claim there first"
+        )
+    with Store(directory) as store:
+        rows = [r for r in store.rows(claim.id) if r["version"] == unit_version(claim)]
+    secs = [float(r["seconds"]) for r in rows if r.get("seconds") is not None]
+    if not rows:
+        _out.print(f"\nno stored units of {claim.id} (protocol v{claim.version}) in {directory}")
+        return
+    total = sum(secs)
+    _out.print(
+        f"\n{len(rows)} stored units of {claim.id} (protocol v{claim.version}): "
+        f"{total:.1f} s in all, median {statistics.median(secs) if secs else 0:.2f} s per unit"
+    )
+    project = getattr(claim, "projection", None)
+    if callable(project):
+        params = claim.defaults(profile)
+        for line in project(params, [r["metrics"] for r in rows], workers):
+            _out.print(f"  {escape(line)}")
 
 
 def _summary_table(results: list[Any]) -> Table:

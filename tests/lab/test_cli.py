@@ -126,3 +126,25 @@ def test_reproduce_and_report(tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", str(out)])
     assert res.exit_code == 0, res.output
     assert (out / "report.html").is_file()
+
+
+def test_show_with_out_prints_the_stored_units_and_leaves_the_store_alone(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    res = runner.invoke(app, ["run", "fast-toy", "--out", str(out), "--profile", "quick"])
+    assert res.exit_code == 0, res.output
+    with Store(out) as s:
+        n = s.count("fast-toy")
+        before = s.rows()
+    res = runner.invoke(app, ["show", "fast-toy", "--out", str(out), "--workers", "4"])
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"\b{n} stored units of fast-toy \(protocol v1\)", res.stdout), res.stdout
+    with Store(out) as s:
+        assert s.rows() == before
+    # a directory without a store, a bad worker count: one line, exit 2, nothing created
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["show", "fast-toy", "--out", str(empty)])
+    assert res.exit_code == 2 and "--out: no results store" in _error_line(res)
+    assert list(empty.iterdir()) == []
+    res = runner.invoke(app, ["show", "fast-toy", "--out", str(out), "--workers", "0"])
+    assert res.exit_code == 2 and "--workers" in _error_line(res)
