@@ -380,11 +380,13 @@ class TreeTensor:
         return schmidt_spectrum(self, I, **kwargs)
 
     def schmidt_values(
-        self, I: Iterable[int], *, normalized: bool = False, **kwargs: Any
+        self, I: Iterable[int], *, normalized: bool = True, **kwargs: Any
     ) -> NDArray[np.float64]:
         """Singular values of the matricization w.r.t. the leaf set ``I``, without materializing.
 
-        See :func:`dltheory.analysis.schmidt_values`.
+        Divided by their Euclidean norm unless ``normalized=False`` (which
+        raises ``ValueError`` where the values exceed float64, as for random
+        32x32 nets); see :func:`dltheory.analysis.schmidt_values`.
         """
         from .analysis.spectrum import schmidt_values
 

@@ -124,7 +124,9 @@ def test_grid_tensor_of_a_module_uses_its_dtype_and_its_scores() -> None:
 
 def test_grid_tensor_refuses_non_finite_values_and_oversized_grids() -> None:
     with pytest.raises(ValueError, match="f: returned NaN or infinite"):
-        dt.grid_tensor(lambda x: np.where(x.sum((1, 2)) == 0, np.inf, 1.0), np.array([[-1.0], [1.0]]), 2)
+        dt.grid_tensor(
+            lambda x: np.where(x.sum((1, 2)) == 0, np.inf, 1.0), np.array([[-1.0], [1.0]]), 2
+        )
     with pytest.raises(ValueError, match="templates: expected shape"):
         dt.grid_tensor(lambda x: x.sum((1, 2)), np.ones((2, 2, 2)), 2)
     with pytest.raises(TypeError, match="templates: expected real"):
