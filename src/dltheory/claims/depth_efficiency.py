@@ -34,6 +34,7 @@ from ..analysis import interleaved_2d, left_right, min_cut, odd_even
 from ..tensors import TreeTensor
 from ..trees import ModeTree
 from ._util import derive_seed, pyplot
+from ._util import grid_shapes as _grid_shapes
 from .base import Claim, Param, Revision, Unit, Verdict, register
 from .evidence import EXACT_INT_RANGE, draw_seeds, find_witness, shortfall_rate, singular_factors
 
@@ -53,25 +54,6 @@ def orthogonal_deep_tensor(n: int, m: int, r: int, seed: int) -> TreeTensor:
     leaves = [orth(m, r) for _ in range(n)]
     nodes = {v: orth(r, 1 if v == tree.root else r) for v in tree.internal_nodes}
     return TreeTensor(tree, leaves, nodes)
-
-
-def _grid_shapes(text: Any) -> list[tuple[int, int]]:
-    """``"4x4,4x8"`` -> ``[(4, 4), (4, 8)]``; ``ValueError`` naming ``--set grids`` otherwise."""
-    shapes = []
-    for item in str(text).split(","):
-        parts = item.strip().lower().split("x")
-        try:
-            h, w = (int(p) for p in parts)
-        except ValueError:
-            raise ValueError(
-                f"--set grids: expected shapes like 4x4,4x8, got {item.strip()!r}"
-            ) from None
-        if h < 1 or w < 1:
-            raise ValueError(f"--set grids: sides must be >= 1, got {item.strip()!r}")
-        shapes.append((h, w))
-    if not shapes:
-        raise ValueError("--set grids: expected at least one shape such as 4x4")
-    return shapes
 
 
 @register
