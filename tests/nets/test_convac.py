@@ -408,3 +408,78 @@ def test_exact_zero_output_at_1024_positions_is_zero_not_nan() -> None:
     assert torch.isfinite(logits).all() and (logits[0] == 0).all()
     torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+# ------------------------------------------------------------ biases, Xavier init (ReLU baselines)
+def test_biases_start_at_zero_and_are_told_apart_from_the_weights() -> None:
+    tree = dt.ModeTree.grid((4, 4), window=(2, 2))
+    net = dt.ConvAC(tree, 1, 3, 2, pooling="max", bias=True, shared=True)
+    hidden = [g for g in net._groups if g.target_level >= 0]
+    assert len(net.biases) == len(hidden) == len(net.weights) - 1  # not the output conv
+    for b, grp in zip(net.biases, hidden, strict=True):
+        assert b.shape == (grp.out_width,) and (b == 0).all()
+    names = dict(net.named_parameters())
+    bias_names = {n for n in names if "bias" in n}
+    assert bias_names == {f"biases.{i}" for i in range(len(net.biases))}
+    ids = {id(p) for p in net.bias_parameters()}
+    assert ids == {id(names[n]) for n in bias_names}
+    assert {id(p) for p in net.weight_parameters()} | ids == {id(p) for p in net.parameters()}
+    assert not ids & {id(p) for p in net.weight_parameters()}
+    unshared = dt.ConvAC(tree, 1, 3, 2, pooling="average", bias=True)
+    assert unshared.biases[0].shape == (16, 3)  # one bias per position and channel
+    assert dt.ConvAC(tree, 1, 3, 2, pooling="max").bias_parameters() == []
+
+
+def test_biases_enter_before_each_hidden_relu() -> None:
+    net = dt.ConvAC(dt.ModeTree.balanced(4), 2, 3, 2, pooling="max", bias=True, dtype=torch.float64)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for b in net.biases:
+            b.copy_(torch.randn(b.shape, generator=g, dtype=torch.float64))
+    x = torch.randn(4, 4, 2, dtype=torch.float64, generator=g)
+    w0, w1, w2 = (net._weight(i) for i in range(3))
+    b0, b1 = net.biases
+    u = [torch.relu(x[:, i] @ w0[i] + b0[i]) for i in range(4)]
+    v = [torch.relu(torch.maximum(u[2 * k], u[2 * k + 1]) @ w1[k] + b1[k]) for k in range(2)]
+    torch.testing.assert_close(net.scores(x), torch.maximum(v[0], v[1]) @ w2[0])  # no output bias
+    # a bias breaks the positive homogeneity of the bias-free ReLU net
+    assert not torch.allclose(net.scores(2.0 * x), 2.0 ** len(net.weights) * net.scores(x))
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 0, 1])).backward()
+    assert all(b.grad is not None and b.grad.abs().max() > 0 for b in net.biases)
+
+
+def test_xavier_init_is_glorot_uniform_per_convolution() -> None:
+    tree = dt.ModeTree.grid((8, 8), window=(2, 2))
+    net = dt.ConvAC(tree, 1, [16, 16, 8], 2, pooling="average", init="xavier", shared=True, seed=3)
+    for grp, w in zip(net._groups, net.weights, strict=True):
+        bound = (6.0 / (grp.in_width + grp.out_width)) ** 0.5
+        assert w.abs().max() <= bound and w.abs().max() > 0.5 * bound
+        if w.numel() >= 256:  # uniform: mean |w| is half the bound
+            assert abs(w.abs().mean().item() - bound / 2) < 0.15 * bound
+    default = dt.ConvAC(tree, 1, [16, 16, 8], 2, pooling="average", shared=True, seed=3)
+    again = dt.ConvAC(
+        tree, 1, [16, 16, 8], 2, pooling="average", shared=True, seed=3, init="default"
+    )
+    assert all(torch.equal(a, b) for a, b in zip(default.weights, again.weights, strict=True))
+    assert not torch.equal(default.weights[1], net.weights[1])
+    signed = dt.ConvAC(tree, 1, 4, 2, init="xavier", representation="one-hot")  # product: fine
+    assert signed.weights[0].abs().max() <= (6.0 / (2 + 4)) ** 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"bias": True}, ValueError, "^bias: product pooling is multilinear"),
+        ({"bias": 1, "pooling": "max"}, TypeError, "^bias: expected True or False"),
+        ({"init": "glorot"}, ValueError, "^init: expected one of"),
+        (
+            {"init": "xavier", "positive": True, "representation": "one-hot", "in_dim": 1},
+            ValueError,
+            "^init: positive=True trains log-weights",
+        ),
+    ],
+)
+def test_bias_and_init_refusals(kwargs: dict, exc: type, match: str) -> None:
+    args = {"in_dim": 2, "ranks": 2, **kwargs}
+    with pytest.raises(exc, match=match):
+        dt.ConvAC(dt.ModeTree.balanced(4), **args)

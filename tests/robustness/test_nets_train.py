@@ -34,7 +34,7 @@ from dltheory.nets import (
     balanced_factors,
     make_representation,
 )
-from dltheory.nets.convac import MAX_LOGIT_SCALE, MAX_PARAMETERS
+from dltheory.nets.convac import CONVAC_INITS, MAX_LOGIT_SCALE, MAX_PARAMETERS
 from dltheory.nets.linear import MAX_DEPTH, MAX_SCALE
 from dltheory.nets.representation import ACTIVATIONS
 from dltheory.train import MAX_EPOCHS, MAX_RATE, OPTIMIZERS, SCHEDULES, evaluate, train
@@ -218,6 +218,13 @@ SPECS = [
         _convac,
         {**CONVAC_VALID, "tree": dt.ModeTree.grid((4, 4)), "in_dim": 18, "patch": 3},
         {"patch": ("int", 1, None)},
+    ),
+    # the ReLU baselines' options: biases (max / average pooling only), Xavier weights
+    Spec(
+        "ConvAC",
+        _convac,
+        {**CONVAC_VALID, "pooling": "max", "bias": True, "init": "xavier"},
+        {"bias": ("flag",), "init": ("choice", CONVAC_INITS)},
     ),
     Spec("ConvAC.scores", _method("scores"), {"x": X}, {"x": ("array", (3, 4, 2), torch.float64)}),
     Spec(
@@ -453,6 +460,14 @@ def test_reported_convac_arguments() -> None:
     _quick(lambda: ConvAC(TREE, 2, 2, dtype="float64"), "dtype", "torch.float64")
     _quick(lambda: ConvAC(TREE, 2, 2, dtype=np.float32), "dtype", "numpy.float32")
     _quick(lambda: ConvAC(TREE, 2, 2, patch=3), "patch", "grid tree")
+    _quick(lambda: ConvAC(TREE, 2, 2, bias=True), "bias", "product pooling is multilinear")
+    _quick(lambda: ConvAC(TREE, 2, 2, pooling="max", bias="yes"), "bias", "True or False")
+    _quick(lambda: ConvAC(TREE, 2, 2, init="he"), "init", "'default', 'xavier'")
+    _quick(
+        lambda: ConvAC(TREE, 1, 2, representation="one-hot", positive=True, init="xavier"),
+        "init",
+        "log-weights",
+    )
     _quick(lambda: ConvAC(dt.ModeTree.grid((4, 4)), 8, 2, patch=3), "patch", "in_dim")
     _quick(lambda: ConvAC(None, 2, 2), "tree", "ModeTree")
 

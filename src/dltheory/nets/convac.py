@@ -9,13 +9,20 @@ computes ``h_y(x) = <A_y, f(x_1) (x) ... (x) f(x_N)>`` where ``A_y`` is the
 and a ReLU activation it is the generalized tensor decomposition of Cohen &
 Shashua (ICML'16).
 
-Product pooling runs in log-space: every channel is carried as a sign and a
-log-magnitude, pooling adds log-magnitudes and multiplies signs, and each 1x1
-convolution is a *signed log-sum-exp* (``log|sum_a w_a s_a e^{l_a}|`` with the
-largest ``l_a`` factored out), so N = 1024 positions neither overflow nor
-underflow.  With ``positive=True`` the weights are ``exp`` of the parameters,
-every channel is positive, and each convolution is an exact ``logsumexp``: the
-parameterization of the original ConvAC / SimNet experiments.
+Every network runs position-major, ``(positions, batch, channels)``, with the
+positions in a block order that turns each uniform pooling into a reduction
+over contiguous blocks (:mod:`dltheory.nets.blockwise`; with one-hot inputs the
+first level is computed once per input pattern).  Product pooling runs in
+linear space with one power-of-two scale per position
+(:mod:`dltheory.nets.scaled`): each position's channel vector is ``2**E q``, a
+1x1 convolution is one matrix product, pooling multiplies the children's
+vectors and adds their exponents, so N = 1024 positions neither overflow nor
+underflow and the error stays at rounding level.  The former log-space route
+(every channel a sign and a log-magnitude, each convolution a signed
+log-sum-exp, :mod:`dltheory.nets.logconv`) is kept as
+:meth:`ConvAC._run_log_space`, the independent reference of the tests.  With
+``positive=True`` the weights are ``exp`` of the parameters and every channel
+is positive: the parameterization of the original ConvAC / SimNet experiments.
 """
 
 from __future__ import annotations
@@ -45,13 +52,18 @@ from ..validation import (
     check_size,
     describe,
 )
-from .logconv import signed_log_conv
-from .representation import Representation, _check_representation, make_representation
+from . import blockwise
+from .blockwise import BlockPlan, plan_blocks
+from .logconv import TINY, run_log_space
+from .representation import OneHot, Representation, _check_representation, make_representation
+from .scaled import LN2
 
-__all__ = ["MAX_LOGIT_SCALE", "MAX_PARAMETERS", "POOLINGS", "ConvAC"]
+__all__ = ["CONVAC_INITS", "MAX_LOGIT_SCALE", "MAX_PARAMETERS", "POOLINGS", "ConvAC"]
 
 #: Pooling operations accepted by :class:`ConvAC`.
 POOLINGS: tuple[str, ...] = ("product", "max", "average")
+#: Weight initializations accepted by :class:`ConvAC` (``init``).
+CONVAC_INITS: tuple[str, ...] = ("default", "xavier")
 #: Most parameters a :class:`ConvAC` may hold (estimated before anything is allocated).
 MAX_PARAMETERS = MAX_ENTRIES
 #: Largest ``logit_scale``: the training logits stay far inside float32's range.
@@ -116,6 +128,19 @@ class ConvAC(nn.Module):
     logit_scale : float
         Largest training logit of a signed product-pooling net (see :meth:`forward`),
         in ``(0, 1e6]``.
+    bias : bool
+        A trainable bias per output channel of every hidden 1x1 convolution (each
+        one followed by the activation; not the output convolution), initialized
+        to zero; per position when ``shared=False``.  Max and average pooling only:
+        a bias would break the multilinearity of product pooling (and its
+        coefficient tensor), so it is refused there.  Optimizers can tell the
+        biases apart by name (``"biases.<i>"``) or through :meth:`bias_parameters`.
+    init : {"default", "xavier"}
+        ``"default"``: Gaussian weights of variance ``1/fan_in`` (for
+        ``positive=True``, ``exp`` of ``N(-log fan_in, 0.01)``); ``"xavier"``:
+        Glorot-uniform, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` for
+        each 1x1 convolution's ``(in, out)`` widths (refused with ``positive=True``,
+        whose parameters are log-weights).
     device : str or torch.device, optional
         Where the parameters live (default CPU); checked against what this torch can use.
 
@@ -152,6 +177,8 @@ class ConvAC(nn.Module):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         logit_scale: float = 10.0,
+        bias: bool = False,
+        init: str = "default",
         device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
@@ -202,6 +229,19 @@ class ConvAC(nn.Module):
                     f"patch: expected in_dim = C * patch**2, got in_dim={in_dim} and "
                     f"patch={patch}; pass in_dim={patch * patch} * channels"
                 )
+        bias = check_flag(bias, "bias")
+        if bias and pooling == "product":
+            raise ValueError(
+                "bias: product pooling is multilinear (h is a multilinear form with a "
+                "coefficient tensor) and a bias would break it; pass bias=False, or use "
+                "pooling='max' or 'average'"
+            )
+        init = check_choice(init, "init", CONVAC_INITS)
+        if init == "xavier" and positive:
+            raise ValueError(
+                "init: positive=True trains log-weights (weights exp(theta)), which the "
+                "Xavier initialization does not describe; pass init='default'"
+            )
         seed = check_seed(seed)
         dtype = check_dtype(dtype)
         self.logit_scale = check_float(
@@ -236,6 +276,8 @@ class ConvAC(nn.Module):
         self.shared = shared
         self.positive = positive
         self.patch = patch
+        self.bias = bias
+        self.init = init
         self.widths = tree.resolve_ranks(ranks)
         self.num_features = m
         self.representation = rep_name
@@ -260,6 +302,14 @@ class ConvAC(nn.Module):
         )
         self._build(seed)
         self.to(device=dev, dtype=dtype)
+        self._blocks: BlockPlan = plan_blocks(
+            [tuple(tree.children(v)) for v in tree.nodes],
+            [grp.nodes for grp in self._groups],
+            self._root_group,
+            self._leaf_groups,
+            [(lv.feeders, lv.members) for lv in self._levels],
+            m if shared and isinstance(self.rep, OneHot) else None,
+        )
 
     # ------------------------------------------------------------- structure
     def _out_width(self, v: int) -> tuple[int, int]:
@@ -332,9 +382,11 @@ class ConvAC(nn.Module):
             self._levels.append(_Level(feeders, members, arity, index, counts))
 
     def _weight_count(self) -> int:
-        """Entries of the convolution weights :meth:`_build` will allocate (exact integer)."""
+        """Entries of the weights and biases :meth:`_build` will allocate (exact integer)."""
         return sum(
-            (1 if self.shared else len(grp.nodes)) * grp.in_width * grp.out_width
+            (1 if self.shared else len(grp.nodes))
+            * (grp.in_width + (1 if self.bias and grp.target_level >= 0 else 0))
+            * grp.out_width
             for grp in self._groups
         )
 
@@ -350,9 +402,34 @@ class ConvAC(nn.Module):
             if self.positive:
                 # weights exp(theta) ~ 1/fan_in: each convolution starts near an average
                 w = torch.randn(shape, generator=g) * 0.1 - math.log(grp.in_width)
+            elif self.init == "xavier":
+                bound = math.sqrt(6.0 / (grp.in_width + grp.out_width))
+                w = (torch.rand(shape, generator=g) * 2.0 - 1.0) * bound
             else:
                 w = torch.randn(shape, generator=g) / math.sqrt(grp.in_width)
             self.weights.append(nn.Parameter(w))
+        #: group index -> its entry of ``biases`` (hidden convolutions only, ``bias=True``)
+        self._bias_of: dict[int, int] = {}
+        self.biases = nn.ParameterList()
+        if self.bias:
+            for gi, grp in enumerate(self._groups):
+                if grp.target_level >= 0:
+                    shape = (grp.out_width,) if self.shared else (len(grp.nodes), grp.out_width)
+                    self._bias_of[gi] = len(self.biases)
+                    self.biases.append(nn.Parameter(torch.zeros(shape)))
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """Every parameter but the biases: convolution weights and the representation's.
+
+        With :meth:`bias_parameters`, for optimizer parameter groups (e.g. weight
+        decay on the weights only).
+        """
+        ids = {id(b) for b in self.biases}
+        return [p for p in self.parameters() if id(p) not in ids]
+
+    def bias_parameters(self) -> list[nn.Parameter]:
+        """The biases of the hidden convolutions (empty unless ``bias=True``)."""
+        return list(self.biases)
 
     def _weight(self, gi: int) -> torch.Tensor:
         """The ``gi``-th group's weights in linear space, ``(n, in, out)`` or ``(in, out)``."""
@@ -378,7 +455,10 @@ class ConvAC(nn.Module):
         """
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x: expected a torch.Tensor, got {describe(x)}")
-        check_array(x, "x", ndim=(3, 4))
+        # a finite sum proves every entry finite (NaN and inf propagate); otherwise (or on an
+        # overflowing sum) check_array counts the entries
+        known_finite = x.is_floating_point() and bool(torch.isfinite(x.sum()))
+        check_array(x, "x", ndim=(3, 4), finite=not known_finite)
         if x.shape[0] == 0:
             raise ValueError(f"x: expected a non-empty batch, got shape {tuple(x.shape)}")
         n = self.tree.num_leaves
@@ -415,86 +495,25 @@ class ConvAC(nn.Module):
         return self.rep._forward(self.local_vectors(x))
 
     # ---------------------------------------------------------------- forward
-    def _conv(self, gi: int, vals: torch.Tensor) -> torch.Tensor:
-        """Linear 1x1 convolution of group ``gi`` on ``(B, n, in)`` -> ``(B, n, out)``."""
-        w = self._weight(gi)
-        return vals @ w if self.shared else torch.einsum("bni,nio->bno", vals, w)
-
-    def _log_conv(
-        self, gi: int, logabs: torch.Tensor, sign: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Signed log-sum-exp convolution (see :mod:`dltheory.nets.logconv`)."""
-        out, out_sign = signed_log_conv(logabs, sign, self._weight(gi))
-        return out, (None if self.positive else out_sign)
-
-    def _act(self, u: torch.Tensor, grp: _Group) -> torch.Tensor:
-        if self.activation == "relu" and grp.target_level >= 0:
-            return torch.relu(u)
-        return u
-
-    def _pool(
-        self, a: torch.Tensor, sign: torch.Tensor | None, level: _Level
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pool each window's children: a reshape for contiguous levels, else a padded gather."""
-        b, k, r = a.shape
-        neutral = -math.inf if self.pooling == "max" else 0.0
-        if level.index is None:
-            av = a.reshape(b, k // level.arity, level.arity, r)
-            sv = None if sign is None else sign.reshape(av.shape)
-        else:
-            index = level.index.to(a.device)
-            av = torch.cat([a, a.new_full((b, 1, r), neutral)], dim=1)[:, index]
-            sv = None if sign is None else torch.cat([sign, sign.new_ones((b, 1, r))], 1)[:, index]
-        if self.pooling == "product":  # log-magnitudes add, signs multiply
-            return av.sum(dim=2), (None if sv is None else sv.prod(dim=2))
-        if self.pooling == "max":
-            return av.amax(dim=2), None
-        if level.index is None:
-            return av.mean(dim=2), None
-        return av.sum(dim=2) / level.counts.to(a)[None, :, None], None
-
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Root outputs: ``(log|h|, sign h)`` for product pooling, ``(h, None)`` otherwise.
 
-        For positive weights the sign is ``None`` too (``h > 0``).
+        For positive weights the sign is ``None`` too (``h > 0``).  A signed
+        output that is exactly 0 has sign 0 and the finite stand-in
+        ``log(TINY) + E log 2`` for ``log 0``.
         """
-        loc = self.local_vectors(x)
-        if self._leaf_perm is not None:
-            loc = loc[:, self._leaf_perm.to(loc.device)]
-        log_space = self.pooling == "product"
-        rep = self.rep._log_forward(loc) if self.positive else self.rep._forward(loc)
-        outs: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
-        start = 0
-        for gi in self._leaf_groups:
-            grp = self._groups[gi]
-            rows = rep[:, start : start + len(grp.nodes)]
-            start += len(grp.nodes)
-            if self.positive:
-                outs[gi] = self._log_conv(gi, rows, None)
-            elif log_space:
-                outs[gi] = signed_log_conv(rows, None, self._weight(gi), log_input=False)
-            else:
-                outs[gi] = (self._act(self._conv(gi, rows), grp), None)
-        for level in self._levels:
-            parts = [outs.pop(gi) for gi in level.feeders]
-            a = parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts], dim=1)
-            signs = [p[1] for p in parts if p[1] is not None]
-            pooled_sign = (
-                None if not signs else signs[0] if len(signs) == 1 else torch.cat(signs, 1)
-            )
-            pa, ps = self._pool(a, pooled_sign, level)
-            start = 0
-            for gi in level.members:
-                grp = self._groups[gi]
-                rows = pa[:, start : start + len(grp.nodes)]
-                srows = None if ps is None else ps[:, start : start + len(grp.nodes)]
-                start += len(grp.nodes)
-                if log_space:
-                    outs[gi] = self._log_conv(gi, rows, srows)
-                else:
-                    outs[gi] = (self._act(self._conv(gi, rows), grp), None)
-        val, root_sign = outs[self._root_group]
-        return val[:, 0, :], (None if root_sign is None else root_sign[:, 0, :])
+        u, e = blockwise.run(self, x)
+        if e is None:  # max / average pooling
+            return u, None
+        if self.positive:  # u is already log(h / 2**E)
+            return u + e * LN2, None
+        sign = torch.sign(u.detach())
+        mag = torch.where(u == 0, torch.full_like(u, TINY), u.abs())
+        return torch.log(mag) + e * LN2, sign
+
+    def _run_log_space(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The former route, :func:`dltheory.nets.logconv.run_log_space`: the tests' reference."""
+        return run_log_space(self, x)
 
     # ---------------------------------------------------------------- outputs
     def _check_output(self, y: Any) -> int:
@@ -541,8 +560,9 @@ class ConvAC(nn.Module):
     def log_scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log|h_y(x)|, sign h_y(x))`` for product pooling.
 
-        An output that is exactly 0 has sign 0 and a finite stand-in for
-        ``log 0`` (see :func:`~dltheory.nets.logconv.signed_log_conv`).
+        An output that is exactly 0 has sign 0 and the finite stand-in
+        ``log(TINY) + E log 2`` for ``log 0`` (``TINY`` of
+        :mod:`dltheory.nets.logconv`, ``2**E`` the output's scale).
 
         Raises
         ------
@@ -562,19 +582,25 @@ class ConvAC(nn.Module):
           original ConvAC experiments);
         * signed product pooling: ``logit_scale * h_y / max_y' |h_y'|``, the
           maximum taken over the outputs of each example separately (per row),
-          computed in log-space: finite for any N, free of the overall scale of
-          ``h`` (which for products over hundreds of positions spans hundreds
-          of orders of magnitude), and with the same arg-max as ``h``;
+          computed from the scaled outputs (the scale cancels): finite for any
+          N, free of the overall scale of ``h`` (which for products over
+          hundreds of positions spans hundreds of orders of magnitude), and with
+          the same arg-max as ``h``;
         * max / average pooling: ``h_y(x)``.
 
         The input is checked as in :meth:`local_vectors`.  Logits of a net whose
         weights have become non-finite are returned as they are (NaN), so that
         :func:`dltheory.train` can stop and report the divergence.
         """
-        val, sign = self._run(x)
-        if self.pooling != "product" or sign is None:
-            return val
-        return self.logit_scale * sign * torch.exp(val - val.amax(dim=1, keepdim=True))
+        u, e = blockwise.run(self, x)
+        if e is None:  # max / average pooling
+            return u
+        if self.positive:
+            return u + e * LN2
+        m = u.abs().amax(dim=1, keepdim=True)
+        # an output row that is exactly 0 stays 0 (and passes no gradient), NaN stays NaN
+        m = torch.where(m > 0, m, torch.full_like(m, math.inf))
+        return self.logit_scale * u / m
 
     # ---------------------------------------------------------------- analysis
     def coefficient_tensor(self, y: int = 0) -> TreeTensor:
@@ -663,4 +689,6 @@ class ConvAC(nn.Module):
             f"tree={self.tree!r}, in_dim={self.in_dim}, M={self.num_features}, "
             f"out_dim={self.out_dim}, representation={self.representation!r}, "
             f"pooling={self.pooling!r}, shared={self.shared}, positive={self.positive}"
+            + (", bias=True" if self.bias else "")
+            + (f", init={self.init!r}" if self.init != "default" else "")
         )
