@@ -580,26 +580,40 @@ class PoolingGeometry(Claim):
             f"({len(v)} runs)"
             for (fam, part, w), v in sorted(rate.items())
         ]
+        med = {k: statistics.median(v) for k, v in rate.items()}
         total, unknown, longest = 0.0, 0, 0.0
+        extrapolated: dict[tuple[str, str], tuple[float, set[int]]] = {}
         for u in self.units(params, 0):
             c = u.config
             if c["part"] not in ("deep", "shallow"):
                 continue
-            width = int(c["breadth"] if c["part"] == "deep" else c["width"])
-            known = [
-                (abs(math.log(w / width)), statistics.median(v), w)
-                for (fam, part, w), v in rate.items()
-                if fam == c["family"] and part == c["part"]
-            ]
+            fam, part = str(c["family"]), str(c["part"])
+            width = int(c["breadth"] if part == "deep" else c["width"])
+            known = sorted((w, t) for (f, p, w), t in med.items() if f == fam and p == part)
             if not known:
                 unknown += 1
                 continue
-            _, sec, w = min(known)
-            # extrapolate from the nearest measured width, cost ~ width^2 (the 1x1 convolutions)
-            sec *= max(1.0, (width / w) ** 2) if width > w else 1.0
+            sec = dict(known).get(width)
+            if sec is None:
+                # power law through the measured widths (exponent clamped to [0.5, 2]; one
+                # measured width: linear), anchored at the nearest measured width
+                if len(known) >= 2 and known[-1][0] > known[0][0]:
+                    (w0, t0), (w1, t1) = known[0], known[-1]
+                    b = math.log(t1 / t0) / math.log(w1 / w0)
+                else:
+                    b = 1.0
+                b = min(2.0, max(0.5, b))
+                w, t = min(known, key=lambda kt: abs(math.log(kt[0] / width)))
+                sec = t * (width / w) ** b
+                extrapolated.setdefault((fam, part), (b, set()))[1].add(width)
             est = sec * int(c["iterations"])
             total += est
             longest = max(longest, est)
+        for (fam, part), (b, widths) in sorted(extrapolated.items()):
+            lines.append(
+                f"extrapolated: {fam} {part} widths {sorted(widths)} (cost ~ width^{b:.2f} "
+                "from the measured widths; a guess until measured)"
+            )
         if total:
             for k in sorted({1, 2, max(1, int(workers))}):
                 wall = max(total / k, longest)
