@@ -630,7 +630,7 @@ class PoolingGeometry(Claim):
         self, params: Mapping[str, Any], results: list[dict[str, Any]], path: str
     ) -> None:
         plt = pyplot()
-        fig, axes = plt.subplots(1, 4, figsize=(20, 5), width_ratios=(1, 1, 1.1, 1.2))
+        fig, axes = plt.subplots(1, 4, figsize=(22, 5.5), width_ratios=(1, 1, 1.1, 1.5))
         markers = {"convac": "o", "relu-avg": "s", "relu-max": "^"}
         colours = {"square": "tab:blue", "mirror": "tab:red"}
         for ax, task in zip(axes[:2], TASKS, strict=True):
@@ -714,7 +714,7 @@ class PoolingGeometry(Claim):
             "\n".join(lines),
             va="top",
             family="monospace",
-            fontsize=7.5,
+            fontsize=6.5,
             transform=ax.transAxes,
         )
         ver = self.verdict(params, results)
