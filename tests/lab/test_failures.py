@@ -167,3 +167,44 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
     kept = int(lines[0].split("interrupted: ")[1].split(" of ")[0])
     with Store(store) as s:
         assert s.count("slow-toy") == kept >= 3
+
+
+@pytest.mark.subprocess
+def test_sigterm_stops_the_workers_too_and_says_what_was_kept(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=toy_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the workers are findable
+    )
+    store = out / STORE_NAME
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if store.exists():
+            try:
+                with Store(store) as s:
+                    if s.count("slow-toy") >= 2:
+                        break
+            except ValueError:
+                pass
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGTERM)  # the parent only, as `kill PID` does
+    _, err = proc.communicate(timeout=60)
+    lines = [ln for ln in err.splitlines() if ln.strip() and "━" not in ln]
+    assert proc.returncode == 130, err
+    assert len(lines) == 1 and "units of slow-toy are stored" in lines[0], err
+    deadline = time.time() + 20
+    while time.time() < deadline:  # no worker of the run outlives it
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("worker processes kept running after SIGTERM")

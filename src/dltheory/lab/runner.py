@@ -114,6 +114,29 @@ def run_unit(claim_id: str, module: str, config: Mapping[str, Any], seed: int) -
     return {"metrics": metrics, "seconds": time.perf_counter() - t0}
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch scheduler) stops a sweep like Ctrl-C: workers stopped, one line.
+
+    Without it the parent dies at once and its worker processes keep running.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("terminated")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _quiet_worker() -> None:
     """Workers leave Ctrl-C to the parent, which stops them and says what was kept."""
     import signal
@@ -391,10 +414,11 @@ def run_claim(
                 advance()
 
             try:
-                if todo and executor == "dask":
-                    _run_dask(todo, claim, n_workers, address, on_done)
-                elif todo:
-                    _run_local(todo, claim, n_workers, on_done)
+                with _terminate_as_interrupt():
+                    if todo and executor == "dask":
+                        _run_dask(todo, claim, n_workers, address, on_done)
+                    elif todo:
+                        _run_local(todo, claim, n_workers, on_done)
             except KeyboardInterrupt:
                 done = sum(1 for k in keys if store.get(k) is not None)
                 raise Interrupted(
