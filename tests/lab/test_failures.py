@@ -130,10 +130,8 @@ def test_schema_1_store_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.subprocess
-def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
-    out = tmp_path / "res"
+def _start_slow_toy(out: Path, stored: int) -> tuple[subprocess.Popen[str], Path]:
+    """Start ``dltheory run slow-toy`` in its own process group; return when ``stored`` are in."""
     cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]
     proc = subprocess.Popen(
         cmd,
@@ -142,7 +140,7 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
+        start_new_session=True,  # its own process group: Ctrl-C reaches all, workers findable
     )
     store = out / STORE_NAME
     deadline = time.time() + 60
@@ -150,11 +148,19 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
         if store.exists():
             try:
                 with Store(store) as s:
-                    if s.count("slow-toy") >= 3:
+                    if s.count("slow-toy") >= stored:
                         break
             except ValueError:
                 pass
         time.sleep(0.1)
+    return proc, store
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    proc, store = _start_slow_toy(out, stored=3)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C goes to the whole process group
     _, err = proc.communicate(timeout=60)
     lines = [ln for ln in err.splitlines() if ln.strip() and "━" not in ln]
@@ -170,29 +176,10 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.subprocess
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_stops_the_workers_too_and_says_what_was_kept(tmp_path: Path) -> None:
     out = tmp_path / "res"
-    cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=toy_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the workers are findable
-    )
-    store = out / STORE_NAME
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if store.exists():
-            try:
-                with Store(store) as s:
-                    if s.count("slow-toy") >= 2:
-                        break
-            except ValueError:
-                pass
-        time.sleep(0.1)
+    proc, _ = _start_slow_toy(out, stored=2)
     os.kill(proc.pid, signal.SIGTERM)  # the parent only, as `kill PID` does
     _, err = proc.communicate(timeout=60)
     lines = [ln for ln in err.splitlines() if ln.strip() and "━" not in ln]
