@@ -195,8 +195,14 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
     return out + [""]
 
 
-def render_markdown(docs: list[dict[str, Any]]) -> str:
-    """The Markdown report (figures linked as ``figures/<id>.png``)."""
+def render_markdown(
+    docs: list[dict[str, Any]], out_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """The Markdown report (figures linked as ``figures/<id>.png``).
+
+    With ``out_dir``, only the figures present in ``out_dir/figures`` are linked
+    (a claim that drew none gets no broken link); without it, every claim's.
+    """
     lines = [
         "# dltheory: reproduced claims",
         "",
@@ -248,7 +254,8 @@ def render_markdown(docs: list[dict[str, Any]]) -> str:
         numbers = d.get("numbers") or {}
         if numbers:
             lines += _md_table(["number", "value"], [[k, v] for k, v in numbers.items()])
-        lines += [f"![{d['id']}](figures/{d['id']}.png)", ""]
+        if out_dir is None or (Path(out_dir) / "figures" / f"{d['id']}.png").is_file():
+            lines += [f"![{d['id']}](figures/{d['id']}.png)", ""]
         params = d.get("params") or {}
         if params:
             lines += _md_table(["parameter", "value"], [[k, v] for k, v in params.items()])
@@ -352,5 +359,5 @@ def write_report(out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     docs = load_summaries(out)
     html_path, md_path = out / "report.html", out / "REPORT.md"
     atomic_write_text(html_path, render_html(docs, out))
-    atomic_write_text(md_path, render_markdown(docs))
+    atomic_write_text(md_path, render_markdown(docs, out))
     return html_path, md_path
