@@ -435,7 +435,10 @@ def verdicts(
     if record:
         added = recorded.record_results(docs)
         for r in added:
-            _out.print(f"recorded {r.claim} v{r.version} full: {r.outcome} ({r.commit[:10]})")
+            _out.print(
+                f"recorded {r.claim} v{r.version} full: {r.outcome} ({r.commit[:10]}), "
+                f"resting on {r.rests_on}"
+            )
         _out.print(f"[dim]{recorded.RECORDED_PATH}[/dim]")
         return
     checks = recorded.check(docs)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import torch
 
-from dltheory.claims._pooling_geometry import PoolingGeometry, own_geometry, root_split
 from dltheory.claims._pooling_training import OPTIMIZER, _optimizer, build_net
+from dltheory.claims.pooling_geometry import PoolingGeometry, own_geometry, root_split
 from dltheory.trees import ModeTree
 
 CLAIM = "pooling-geometry"

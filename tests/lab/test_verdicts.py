@@ -109,11 +109,28 @@ def test_verdicts_command_and_recording(tmp_path: Path, monkeypatch: pytest.Monk
     doc_path.write_text(json.dumps(doc))
     res = runner.invoke(app, ["verdicts", str(quick)])
     assert res.exit_code == 1 and "fast-toy: quick says 'not reproduced'" in res.stderr
-    # only plain full-profile runs are recorded; the book is left as it was
+    # only full-profile runs are recorded; the book is left as it was
     before = book.read_text()
     res = runner.invoke(app, ["verdicts", str(quick), "--record"])
-    assert res.exit_code == 2 and "only plain full-profile runs" in res.stderr
+    assert res.exit_code == 2 and "only full-profile runs are recorded" in res.stderr
     assert book.read_text() == before
+    # a full run whose overrides change the protocol (fewer draws per unit) is refused too
+    other = tmp_path / "other"
+    assert _run(other, "run", "fast-toy", "--profile", "full", "--set", "draws=10").exit_code == 0
+    res = runner.invoke(app, ["verdicts", str(other), "--record"])
+    assert res.exit_code == 2 and "runs 20 units the plain full profile does not" in res.stderr
+    assert book.read_text() == before
+    # a full run on a subset of the full profile's units is recorded, saying what it rests on
+    part = tmp_path / "part"
+    assert _run(part, "run", "fast-toy", "--profile", "full", "--set", "n=5").exit_code == 0
+    res = runner.invoke(app, ["verdicts", str(part), "--record"])
+    assert res.exit_code == 0, res.output
+    assert "5 of the full profile's 20 units (--set n=5)" in " ".join(res.stdout.split())
+    (rec,) = recorded.load_records(book)
+    assert rec.overrides == {"n": "5"} and rec.units == (5, 20)
+    assert rec.rests_on == "5 of the full profile's 20 units (--set n=5)"
+    (c,) = recorded.check(load_summaries(quick), [rec])  # the check names it too
+    assert c.status == "contradicts" and "on 5 of the full profile's 20 units" in c.detail
     res = runner.invoke(app, ["verdicts", str(tmp_path / "nope")])
     assert res.exit_code == 2
 

@@ -41,6 +41,8 @@ from ..nets import ConvAC
 from ..trees import ModeTree
 
 __all__ = [
+    "TASKS",
+    "own_geometry",
     "FAMILIES",
     "GEOMETRIES",
     "OPTIMIZER",
@@ -54,6 +56,16 @@ __all__ = [
 FAMILIES: tuple[str, ...] = ("convac", "relu-avg", "relu-max")
 #: Pooling geometries compared.
 GEOMETRIES: tuple[str, ...] = ("square", "mirror")
+#: The two synthetic tasks and the geometry the theory says suits each.
+TASKS: tuple[str, ...] = ("closedness", "symmetry")
+_OWN = {"closedness": "square", "symmetry": "mirror"}
+
+
+def own_geometry(task: str) -> str:
+    """The geometry the theory favours on ``task``: square (closedness) or mirror (symmetry)."""
+    return _OWN[task]
+
+
 #: The optimizer settings per family (the authors').
 OPTIMIZER: dict[str, dict[str, Any]] = {
     "convac": {"lr": 0.003, "betas": (0.9, 0.9), "eps": 1e-16, "weight_decay": 0.0},

@@ -14,7 +14,11 @@ date, the commit and the numbers.  Two uses:
   (:class:`~dltheory.claims.base.Revision`).
 
 ``dltheory verdicts DIR --record`` writes the full-profile results of ``DIR``
-into the file (a maintainer's step, after a full run; commit the file).
+into the file (a maintainer's step, after a full run; commit the file).  A
+full run with ``--set`` overrides is recorded only when its units are a subset
+of the plain full profile's (e.g. fewer seeds or one network family of a sweep
+that takes days): the record then says which units it rests on (the
+overrides, and how many of the full profile's units ran).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ __all__ = [
     "load_records",
     "records_for",
     "record_results",
+    "subset_of_full",
 ]
 
 #: The file of recorded verdicts (package data).
@@ -59,6 +64,19 @@ class Record:
     numbers: Mapping[str, Any]
     seconds: float | None = None
     note: str = ""
+    #: The ``--set`` overrides of a run on a subset of the full profile's units (empty: all).
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    #: ``(units run, units of the plain full profile)`` when ``overrides`` is not empty.
+    units: tuple[int, int] | None = None
+
+    @property
+    def rests_on(self) -> str:
+        """Which units the record rests on, in words."""
+        if not self.overrides:
+            return "the full profile"
+        sets = " ".join(f"--set {k}={v}" for k, v in sorted(self.overrides.items()))
+        done = f"{self.units[0]} of the full profile's {self.units[1]} units" if self.units else ""
+        return f"{done} ({sets})".strip()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +90,8 @@ class Record:
             "numbers": dict(self.numbers),
             "seconds": self.seconds,
             "note": self.note,
+            "overrides": dict(self.overrides),
+            "units": None if self.units is None else list(self.units),
         }
 
 
@@ -92,6 +112,8 @@ def _parse(doc: Any, path: Path) -> list[Record]:
                 numbers=dict(r.get("numbers") or {}),
                 seconds=None if r.get("seconds") is None else float(r["seconds"]),
                 note=str(r.get("note", "")),
+                overrides={str(k): str(v) for k, v in (r.get("overrides") or {}).items()},
+                units=None if r.get("units") is None else (int(r["units"][0]), int(r["units"][1])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"recorded verdicts: {path}, record {i}: {exc}") from None
@@ -163,7 +185,7 @@ def check(
             status = "weaker"
         else:
             status = "contradicts"
-        detail = f"recorded {rec.date} at {rec.commit[:10]}: {rec.summary}"
+        detail = f"recorded {rec.date} at {rec.commit[:10]} on {rec.rests_on}: {rec.summary}"
         out.append(Check(cid, version, profile, outcome, rec.outcome, status, detail))
     return out
 
@@ -185,6 +207,42 @@ def _git_commit(cwd: Path) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def _unit_keys(claim: Any, params: Mapping[str, Any], seed: int) -> set[tuple[str, int]]:
+    return {
+        (json.dumps(dict(u.config), sort_keys=True, default=str), int(u.seed))
+        for u in claim.units(params, seed)
+    }
+
+
+def subset_of_full(doc: Mapping[str, Any]) -> tuple[int, int]:
+    """``(units of the run, units of the plain full profile)`` for a full run with overrides.
+
+    Raises
+    ------
+    ValueError
+        When the claim is unknown or some unit of the run is not a unit of the
+        plain full profile (the overrides changed the protocol, not its extent).
+    """
+    from .base import REGISTRY
+
+    cid = str(doc.get("id"))
+    if cid not in REGISTRY:
+        raise ValueError(f"record: {cid} is not a registered claim")
+    claim = REGISTRY[cid]
+    seed = int(doc.get("seed", 0))
+    overrides = {str(k): str(v) for k, v in dict(doc.get("overrides") or {}).items()}
+    mine = _unit_keys(claim, claim.resolve("full", overrides), seed)
+    full = _unit_keys(claim, claim.resolve("full"), seed)
+    extra = mine - full
+    if extra:
+        raise ValueError(
+            f"record: {cid} was run with --set {overrides}, which runs {len(extra)} units the "
+            "plain full profile does not (another protocol, not a subset); only plain full-"
+            "profile runs, or runs on a subset of their units, are recorded"
+        )
+    return len(mine), len(full)
+
+
 def record_results(
     docs: Iterable[Mapping[str, Any]],
     path: str | os.PathLike[str] | None = None,
@@ -196,7 +254,10 @@ def record_results(
 
     A record replaces an earlier one of the same claim, version and profile;
     records of other versions are kept (they are the protocol history).
-    Summaries of other profiles or with ``--set`` overrides are refused.
+    Summaries of other profiles are refused, and so are full runs with
+    ``--set`` overrides unless their units are a subset of the plain full
+    profile's (:func:`subset_of_full`); those are recorded with the overrides
+    and the share of units they rest on.
     """
     p = Path(path) if path is not None else RECORDED_PATH
     existing = load_records(p)
@@ -204,12 +265,13 @@ def record_results(
     rev = commit or _git_commit(p.parent)
     new = []
     for d in docs:
-        if d.get("profile") != "full" or d.get("overrides"):
+        if d.get("profile") != "full":
             raise ValueError(
-                f"record: {d.get('id')} was run with profile {d.get('profile')!r}"
-                f"{' and --set overrides' if d.get('overrides') else ''}; only plain full-profile "
-                "runs are recorded"
+                f"record: {d.get('id')} was run with profile {d.get('profile')!r}; only "
+                "full-profile runs are recorded"
             )
+        overrides = {str(k): str(v) for k, v in dict(d.get("overrides") or {}).items()}
+        units = subset_of_full(d) if overrides else None
         new.append(
             Record(
                 claim=str(d["id"]),
@@ -221,6 +283,8 @@ def record_results(
                 summary=str(d.get("summary", "")),
                 numbers=dict(d.get("numbers") or {}),
                 seconds=float(d["seconds"]) if d.get("seconds") is not None else None,
+                overrides=overrides,
+                units=units,
             )
         )
     keys = {(r.claim, r.version, r.profile) for r in new}
