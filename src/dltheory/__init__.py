@@ -5,7 +5,7 @@ a hierarchical decomposition over it, and :mod:`dltheory.analysis` computes
 its exact separation ranks, Schmidt spectra, entanglement and min cuts.
 """
 
-from . import analysis, data, optim
+from . import analysis, data, design, optim
 from .analysis import (
     Cut,
     Spectrum,
@@ -20,6 +20,7 @@ from .analysis import (
     schmidt_values,
 )
 from .losses import LpLoss, lp_loss
+from .mixed import MixedTensor, shared_nodes
 from .nets import ConvAC, DeepLinear
 from .optim import EndToEnd
 from .tensors import TreeTensor
@@ -34,6 +35,7 @@ __all__ = [
     "EndToEnd",
     "LpLoss",
     "Cut",
+    "MixedTensor",
     "ModeTree",
     "Spectrum",
     "TrainResult",
@@ -41,6 +43,7 @@ __all__ = [
     "__version__",
     "analysis",
     "data",
+    "design",
     "optim",
     "entanglement_entropy",
     "evaluate",
@@ -53,5 +56,6 @@ __all__ = [
     "schmidt_number",
     "schmidt_spectrum",
     "schmidt_values",
+    "shared_nodes",
     "train",
 ]

@@ -17,7 +17,9 @@ PACKAGES = (
     "dltheory",
     "dltheory.analysis",
     "dltheory.data",
+    "dltheory.design",
     "dltheory.losses",
+    "dltheory.mixed",
     "dltheory.nets",
     "dltheory.optim",
     "dltheory.tensors",
@@ -29,6 +31,8 @@ EXEMPT = {
     "CutEdge": "result record inside Cut",
     "Spectrum": "result record returned by schmidt_spectrum",
     "TrainResult": "result record returned by train",
+    "HTResult": "result record returned by hierarchical_svd",
+    "TreeCost": "result record returned by compare_trees",
 }
 
 
