@@ -269,3 +269,52 @@ def test_gram_factor_counts_and_is_the_group_factor() -> None:
     twin = f1.copy()
     twin[..., 2] = twin[..., 0]
     assert gram.gram_factor([twin, twin], [0.0, 0.0], _stats()) is None
+
+
+def _correlation(factors: list[np.ndarray]) -> np.ndarray:
+    r = factors[0].shape[-1]
+    h = np.ones((r, r))
+    for f in factors:
+        g = f.reshape(-1, r)
+        h = h * (g.T @ g)
+    d = np.sqrt(np.diagonal(h))
+    return h / np.outer(d, d)
+
+
+@pytest.mark.parametrize("r", [1, 2, 5, 12])
+def test_gram_error_is_the_stated_bound(r: int) -> None:
+    """``4 r eps / lam`` with ``lam`` dpocon's estimate of ``1/||C^-1||_1``, which lies between
+    ``lambda_min(C) / sqrt(r)`` (norm equivalence; the estimate is a lower bound on the norm,
+    within a small factor) and ``lambda_min(C)``."""
+    factors = [RNG.standard_normal((r + 3, 1, r)), RNG.standard_normal((1, r + 2, r))]
+    st = _stats()
+    assert gram.gram_factor(factors, [0.0, 0.0], st) is not None
+    lam_min = float(np.linalg.eigvalsh(_correlation(factors)).min())
+    eps = float(np.finfo(float).eps)
+    exact = 4.0 * r * eps / lam_min
+    assert exact * (1 - 1e-9) <= st.gram_error <= exact * math.sqrt(r) * 4
+    if r == 1:
+        assert st.gram_error == pytest.approx(4 * eps, rel=1e-12)  # C = [1]
+    # a second group adds its bound
+    before = st.gram_error
+    assert gram.gram_factor(factors[::-1], [0.0, 0.0], st) is not None
+    assert st.gram_error == pytest.approx(2 * before, rel=1e-9) and st.gram_groups == 2
+
+
+def test_gram_factor_refuses_a_nearly_singular_group_at_the_tolerance() -> None:
+    """Channels that differ by delta: lambda_min(C) ~ delta^2, so the bound 4 r eps / lambda_min
+    (r = 3) crosses GRAM_TOL = 2^-40 where lambda_min ~ 3e-3: accepted at delta = 1, refused
+    at delta = 1e-3 (the orthogonal route takes such groups)."""
+    base = RNG.standard_normal((40, 1, 3))
+    noise = RNG.standard_normal((40, 1))
+
+    def twins(delta: float) -> list[np.ndarray]:
+        f = base.copy()
+        f[..., 1] = f[..., 0] + delta * noise
+        return [f, np.ones((1, 1, 3))]
+
+    accepted = gram.gram_factor(twins(1.0), [0.0, 0.0], _stats())
+    assert accepted is not None
+    st = _stats()
+    assert gram.gram_factor(twins(1e-3), [0.0, 0.0], st) is None
+    assert st.gram_groups == 0 and st.gram_error == 0.0

@@ -62,7 +62,7 @@ def gram_factor(
     None when the group's correlation matrix is too ill-conditioned for the
     Gram route to meet :data:`GRAM_TOL` (see the module notes), singular, or
     has a dead channel.  Only upper triangles are formed (``syrk``); the lower
-    ones stay zero, which the norm below relies on.
+    ones stay zero (``dpotrf`` reads the upper one).
     """
     r = factors[0].shape[-1]
     h = np.zeros((r, r), order="F")
@@ -90,10 +90,10 @@ def gram_factor(
     stats.flops += r**3 / 3.0 + 3.0 * r * r
     if info != 0:
         return None
-    a = np.abs(h)
-    anorm = float((a.sum(axis=0) + a.sum(axis=1)).max()) - 1.0  # ||C||_1 from its upper half
-    rcond, info = lapack.dpocon(chol, anorm)
-    lam = float(rcond) * anorm  # ~ 1 / ||C^-1||_1 <= lambda_min(C)
+    # dpocon returns 1 / (anorm * est ||C^-1||_1); with anorm = 1 that is the estimate of
+    # 1 / ||C^-1||_1 <= 1 / ||C^-1||_2 = lambda_min(C) itself (C's own norm is not needed)
+    rcond, info = lapack.dpocon(chol, 1.0)
+    lam = float(rcond)
     err = _SAFETY * r * _EPS / lam if info == 0 and lam > 0.0 else math.inf
     if not err <= GRAM_TOL:
         return None
