@@ -174,14 +174,17 @@ def test_unit_counts_and_rescales() -> None:
 
 def test_kr_pair_counts_the_product_then_compresses() -> None:
     st = _stats()
-    p, q = RNG.standard_normal((2, 1, 3)), RNG.standard_normal((3, 1, 3))
-    out = cores._kr_pair(p, q, st)  # (6, 1, 3): 6 > 1*3, so one QR of 6 x 3
-    assert out.shape == (3, 1, 3)
-    assert st.flops == 2 * 3 * 1 * 1 * 3 + (2.0 * 6 * 9 - 2.0 * 27 / 3)
-    full = (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(6, 1, 3)
+    p, q = RNG.standard_normal((2, 2, 3)), RNG.standard_normal((5, 1, 3))
+    out = cores._kr_pair(p, q, st)  # (10, 2, 3): 10 > 2*3, so one QR of 10 x 6
+    assert out.shape == (6, 2, 3)
+    assert st.flops == 2 * 5 * 2 * 1 * 3 + (2.0 * 10 * 36 - 2.0 * 216 / 3)
+    st2 = _stats()
+    wide = cores._kr_pair(p, RNG.standard_normal((5, 3, 3)), st2)  # (10, 6, 3): not tall
+    assert wide.shape == (10, 6, 3) and st2.flops == 2 * 5 * 2 * 3 * 3
+    full = (p[:, None, :, None, :] * q[None, :, None, :, :]).reshape(10, 2, 3)
     np.testing.assert_allclose(
-        np.linalg.svd(out.reshape(3, 3), compute_uv=False),
-        np.linalg.svd(full.reshape(6, 3), compute_uv=False),
+        np.linalg.svd(out.reshape(6, 6), compute_uv=False),
+        np.linalg.svd(full.reshape(10, 6), compute_uv=False),
         rtol=1e-12,
     )
 
@@ -218,14 +221,22 @@ def test_contract_rescales_every_eighth_factor() -> None:
 
 
 def test_pure_product_counts_and_rescales() -> None:
-    c1, c2 = RNG.standard_normal((2, 1, 3)), RNG.standard_normal((3, 1, 3))
+    c1, c2 = RNG.standard_normal((2, 1, 3)), RNG.standard_normal((4, 1, 3))
     st = _stats()
-    p, log = cores._pure_product([c1, c2], st)  # 6 x 3 product, taller than 3: QR
+    p, log = cores._pure_product([c1, c2], st)  # 8 x 3 product, taller than 3: QR
     assert p.shape == (3, 3) and log == 0.0
-    assert st.flops == 2 * 3 * 3 + (2.0 * 6 * 9 - 2.0 * 27 / 3)
+    assert st.flops == 2 * 4 * 3 + (2.0 * 8 * 9 - 2.0 * 27 / 3)
+    np.testing.assert_allclose(
+        np.linalg.svd(p, compute_uv=False),
+        np.linalg.svd((c1.reshape(2, 1, 3) * c2.reshape(1, 4, 3)).reshape(8, 3), compute_uv=False),
+        rtol=1e-12,
+    )
     st = _stats()
     p, _ = cores._pure_product([c1[:1], c2[:1]], st)  # 1 x 3: no QR
     assert p.shape == (1, 3) and st.flops == 3.0
+    st = _stats()
+    p, _ = cores._pure_product([c1[:1], c2[:3]], st)  # 3 x 3 = r rows: square, no QR
+    assert p.shape == (3, 3) and st.flops == 9.0
     factors = [np.full((1, 1, 1), 10.0) for _ in range(10)]
     p, log = cores._pure_product(factors, _stats())
     assert float(p[0, 0]) * math.exp(log) == pytest.approx(1e10, rel=1e-12)
