@@ -33,6 +33,8 @@ EXEMPT = {
     "TrainResult": "result record returned by train",
     "HTResult": "result record returned by hierarchical_svd",
     "TreeCost": "result record returned by compare_trees",
+    "Design": "result record returned by design_widths / cheapest_widths",
+    "PartitionCut": "result record inside Design",
 }
 
 

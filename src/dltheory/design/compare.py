@@ -22,6 +22,7 @@ from ..tensors import TreeTensor
 from ..trees import ModeTree
 from ..validation import check_choice, check_float, check_int, describe
 from .htsvd import DEFAULT_MAX_HTSVD_ENTRIES, _as_tree, _dense_target, hierarchical_svd
+from .widths import parameter_count
 
 __all__ = ["COMPARE_BY", "TreeCost", "compare_trees"]
 
@@ -72,12 +73,7 @@ class TreeCost:
 
 def _convac_count(tree: ModeTree, in_dim: int, widths: Mapping[int, int]) -> int:
     """Parameters of a ConvAC (TreeTensor) over ``tree`` with these widths and one output."""
-    total = widths[tree.root]
-    for v in tree.nodes:
-        p = tree.parent(v)
-        if p is not None:
-            total += (in_dim if v < tree.num_leaves else widths[v]) * widths[p]
-    return total
+    return parameter_count(tree, widths, in_dim=in_dim)
 
 
 def _named_trees(trees: Any) -> list[tuple[str, ModeTree]]:
