@@ -315,11 +315,11 @@ def test_gram_error_is_the_stated_bound(r: int) -> None:
     exact = 4.0 * r * eps / lam_min
     assert exact / 3 <= st.gram_error <= exact * math.sqrt(r) * (1 + 1e-9)
     if r == 1:
-        assert st.gram_error == pytest.approx(4 * eps, rel=1e-12)  # C = [1]
+        assert st.gram_error == pytest.approx(4 * eps, rel=1e-12, abs=0)  # C = [1]
     # a second group adds its bound
     before = st.gram_error
     assert gram.gram_factor(factors[::-1], [0.0, 0.0], st) is not None
-    assert st.gram_error == pytest.approx(2 * before, rel=1e-9) and st.gram_groups == 2
+    assert st.gram_error == pytest.approx(2 * before, rel=1e-9, abs=0) and st.gram_groups == 2
 
 
 def test_gram_factor_refuses_a_nearly_singular_group_at_the_tolerance() -> None:
