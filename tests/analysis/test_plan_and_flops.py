@@ -339,3 +339,46 @@ def test_gram_factor_refuses_a_nearly_singular_group_at_the_tolerance() -> None:
     st = _stats()
     assert gram.gram_factor(twins(1e-3), [0.0, 0.0], st) is None
     assert st.gram_groups == 0 and st.gram_error == 0.0
+
+
+@pytest.mark.parametrize(
+    ("nested", "part", "least", "flops", "grams"),
+    [
+        # balanced(4), M = 3, r = 2, left/right, orthogonal route. Leaves: 3 * 24 (norms) + 4 QRs of
+        # 3 x 2 (24 - 16/3 each); each pure node: product 8, QR of 4 x 2 (32 - 16/3), @ W 16,
+        # unit 8; the root: contraction 4 + 16, unit 8.  = 292
+        ([[0, 1], [2, 3]], (0, 1), None, 292.0, 0),
+        # two ternary pure nodes on the Gram route: leaves 108 + 6 QRs (144 - 32); per node three
+        # syrks (12 each), two Hadamard products (4 each), Cholesky 8/3 + 12, trmm 8, unit 8;
+        # the root 20 + 8.  = 392 + 16/3
+        ([[0, 1, 2], [3, 4, 5]], (0, 1, 2), 1, 392.0 + 16 / 3, 2),
+        # the same on the orthogonal route: per node two products (8) and QRs (32 - 16/3), @ W 16,
+        # unit 8.  = 456 - 64/3
+        ([[0, 1, 2], [3, 4, 5]], (0, 1, 2), 2**62, 456.0 - 64 / 3, 0),
+    ],
+)
+def test_recursion_flops_add_up_by_hand(
+    nested: list, part: tuple[int, ...], least: int | None, flops: float, grams: int
+) -> None:
+    tt = dt.TreeTensor.random(dt.ModeTree.from_nested(nested), 3, 2, seed=0)
+    st = _stats()
+    cores.float_core(tt, frozenset(part), stats=st, gram_min_width=least)
+    assert st.flops == pytest.approx(flops, rel=1e-14, abs=0)
+    assert st.gram_groups == grams and st.fallbacks == 0
+
+
+def test_fallback_inside_a_mixed_node_is_counted_and_sized() -> None:
+    """flat(6), I = {0, 1, 2}: the root is mixed, its I-group of three leaves has twin channels
+    (singular Gram: falls back, and the fallback's size is checked first), its J-group not."""
+    tt = dt.TreeTensor.random(dt.ModeTree.flat(6), 3, 2, seed=0)
+    leaves = [a.copy() for a in tt.leaf_weights]
+    for i in (0, 1, 2):
+        leaves[i][:, 1] = leaves[i][:, 0]
+    twin = dt.TreeTensor(tt.tree, leaves, tt.node_weights)
+    sizes: list[int] = []
+    st = _stats()
+    cores.float_core(twin, frozenset({0, 1, 2}), stats=st, gram_min_width=1, refuse=sizes.append)
+    assert st.fallbacks == 1 and st.gram_groups == 1
+    # the fallback's largest product: each leaf core is (2, 1, 2) after its QR (M = 3 > r = 2);
+    # (2, 1) x (2, 1) -> a 4 x 1 x 2 product (8 entries), compressed back to (2, 1), twice
+    assert sizes == [8]
