@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -22,9 +23,13 @@ from .conftest import ROOT, toy_env
 runner = CliRunner()
 
 
+#: A line of rich's progress display ("name  bar  done/total  h:mm:ss"): not a message.
+_BAR = re.compile(r"\d+/\d+\s+\d+:\d\d:\d\d\s*$")
+
+
 def _error_line(res: object) -> str:
     text = getattr(res, "stderr", "")
-    lines = [ln for ln in text.splitlines() if ln.strip() and "━" not in ln]  # no progress bars
+    lines = [ln for ln in text.splitlines() if ln.strip() and not _BAR.search(ln)]
     assert len(lines) == 1, lines
     return lines[0]
 
@@ -132,7 +137,9 @@ def test_schema_1_store_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
 
 def _start_slow_toy(out: Path, stored: int) -> tuple[subprocess.Popen[str], Path]:
     """Start ``dltheory run slow-toy`` in its own process group; return when ``stored`` are in."""
-    cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--out", str(out)]
+    # 200 units of 0.3 s: a minute of work, so the signal always finds the sweep running (with the
+    # default 20 a loaded machine could finish the sweep before the test had seen 3 stored)
+    cmd = [sys.executable, "-m", "dltheory", "run", "slow-toy", "--set", "n=200", "--out", str(out)]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -153,6 +160,7 @@ def _start_slow_toy(out: Path, stored: int) -> tuple[subprocess.Popen[str], Path
             except ValueError:
                 pass
         time.sleep(0.1)
+    assert proc.poll() is None, "the sweep ended before the test could signal it"
     return proc, store
 
 
@@ -163,7 +171,7 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path: Path) -> None:
     proc, store = _start_slow_toy(out, stored=3)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C goes to the whole process group
     _, err = proc.communicate(timeout=60)
-    lines = [ln for ln in err.splitlines() if ln.strip() and "━" not in ln]
+    lines = [ln for ln in err.splitlines() if ln.strip() and not _BAR.search(ln)]
     assert proc.returncode == 130, err
     assert len(lines) == 1 and "Traceback" not in err, err
     assert (
@@ -182,7 +190,7 @@ def test_sigterm_stops_the_workers_too_and_says_what_was_kept(tmp_path: Path) ->
     proc, _ = _start_slow_toy(out, stored=2)
     os.kill(proc.pid, signal.SIGTERM)  # the parent only, as `kill PID` does
     _, err = proc.communicate(timeout=60)
-    lines = [ln for ln in err.splitlines() if ln.strip() and "━" not in ln]
+    lines = [ln for ln in err.splitlines() if ln.strip() and not _BAR.search(ln)]
     assert proc.returncode == 130, err
     assert len(lines) == 1 and "units of slow-toy are stored" in lines[0], err
     deadline = time.time() + 20
