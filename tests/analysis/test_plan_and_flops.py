@@ -39,6 +39,7 @@ def _stats() -> cores.CoreStats:
     ("ranks", "width", "least", "expected"),
     [
         ([8], 4, 1, False),  # one child: nothing to combine
+        ([9], 4, 1, False),  # one child, even though 9 > 2 * 4
         ([3, 3], 4, 1, True),  # 9 > 2 * 4
         ([2, 4], 4, 1, False),  # 8 == 2 * 4: not taller than twice the width
         ([3, 3], 4, 4, True),  # width == least qualifies
@@ -113,6 +114,29 @@ def test_core_plan_sizes(
 ) -> None:
     tt = dt.TreeTensor.random(dt.ModeTree.balanced(n), 2, r, seed=0)
     assert plan.core_plan(tt, frozenset(part), gram=gram_on) == expected
+
+
+@pytest.mark.parametrize(
+    ("nested", "widths", "part", "least", "expected"),
+    [
+        # three mixed (2, 2) children under a root of width 8: the pair of the first two is the
+        # largest intermediate, 4 * 4 * 8 = 128, compressed to (4, 4); the root is (8, 8)
+        ([[0, 1], [2, 3], [4, 5]], {6: 2, 7: 2, 8: 2, 9: 8}, (0, 2, 4), 1, (8, 8, 128)),
+        # flat(6), M = 3, r = 2: an I-group of four leaves on the Gram route is (2, 1); the J-pair
+        # (1, 2) x (1, 2) = 1 * 4 * 2 = 8 entries, compressed to (1, 2)
+        ("flat6", 2, (0, 1, 2, 3), 1, (2, 2, 8)),
+        ("flat6", 2, (0, 1, 2, 3), 10**9, (2, 2, 8)),
+        # one I leaf against a Gram J-group of five: (2, 1) and (1, 2), largest the 2 x 2 Gram
+        ("flat6", 2, (0,), 1, (2, 2, 4)),
+        ("flat6", 2, (0,), 10**9, (2, 2, 8)),
+    ],
+)
+def test_core_plan_groups_inside_mixed_nodes(
+    nested: object, widths: object, part: tuple[int, ...], least: int, expected: tuple
+) -> None:
+    tree = dt.ModeTree.flat(6) if nested == "flat6" else dt.ModeTree.from_nested(nested)
+    tt = dt.TreeTensor.random(tree, 3 if nested == "flat6" else 2, widths, seed=0)  # type: ignore[arg-type]
+    assert plan.core_plan(tt, frozenset(part), gram_min_width=least) == expected
 
 
 def test_core_plan_gram_min_width_switches_route() -> None:
