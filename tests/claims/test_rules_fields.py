@@ -8,6 +8,7 @@ computation with scipy.stats.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_paired_ratio_fields() -> None:
 
 
 @pytest.mark.parametrize("fn", [r.paired_ratio, r.paired_difference])
-def test_paired_effects_refuse_bad_samples_naming_them(fn) -> None:  # type: ignore[no-untyped-def]
+def test_paired_effects_refuse_bad_samples_naming_them(fn: Any) -> None:
     with pytest.raises(ValueError, match=r"^gap \(first\): non-finite values \[nan\]$"):
         fn([1.0, math.nan], [1.0, 1.0], name="gap")
     with pytest.raises(ValueError, match=r"^gap \(second\): non-finite values \[inf\]$"):
