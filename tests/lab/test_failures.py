@@ -148,6 +148,9 @@ def _start_slow_toy(out: Path, stored: int) -> tuple[subprocess.Popen[str], Path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: Ctrl-C reaches all, workers findable
+        # a test run started in the background (`make test &`, nohup, some CI runners) ignores
+        # SIGINT, and a child inherits that: give the sweep a terminal's default disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     store = out / STORE_NAME
     deadline = time.time() + 60
