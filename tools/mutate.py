@@ -104,15 +104,22 @@ def score(group: str, status: dict[str, str], skip: dict[str, str]) -> dict[str,
     counted = {k: v for k, v in mine.items() if k not in skip}
     tally = Counter(counted.values())
     killed = tally.get("killed", 0) + tally.get("timeout", 0)  # a hang is a detection too
-    total = len(counted)
+    # mutants not checked yet (an interrupted run; mutmut resumes) are reported, not scored
+    unchecked = tally.get("not checked", 0)
+    total = len(counted) - unchecked
     return {
         "package": group,
         "mutants": len(mine),
-        "equivalent": len(mine) - total,
+        "equivalent": len(mine) - len(counted),
+        "unchecked": unchecked,
         "killed": killed,
         "timeouts": tally.get("timeout", 0),
         "survived": tally.get("survived", 0),
-        "other": {k: v for k, v in tally.items() if k not in ("killed", "survived", "timeout")},
+        "other": {
+            k: v
+            for k, v in tally.items()
+            if k not in ("killed", "survived", "timeout", "not checked")
+        },
         "score": killed / total if total else None,
         "survivors": sorted(k for k, v in counted.items() if v == "survived"),
     }
@@ -150,7 +157,7 @@ def main() -> None:
         print(
             f"{row['package']:9} mutants {row['mutants']:5}  equivalent {row['equivalent']:3}  "
             f"killed {row['killed']:5} (timeouts {row['timeouts']})  "
-            f"survived {row['survived']:4}  other {row['other']}  "
+            f"survived {row['survived']:4}  unchecked {row['unchecked']:4}  other {row['other']}  "
             f"score {'-' if s is None else f'{s:.1%}'}"
         )
     out = ROOT / "benchmarks" / "results" / "mutation.json"
