@@ -113,6 +113,28 @@ class Spectrum:
             )
         return np.asarray(self.values / self.values[0] * math.exp(top), dtype=np.float64)
 
+    def values_for(self, normalized: bool) -> NDArray[np.float64]:
+        """:meth:`normalized` or, for ``normalized=False``, the absolute values.
+
+        The ``schmidt_values(..., normalized=)`` of every tensor type ends here.
+
+        Raises
+        ------
+        ValueError
+            Naming ``normalized`` when the absolute values are outside float64.
+        """
+        if normalized:
+            return self.normalized()
+        top = self.log_largest()
+        if top != -math.inf and not _LOG_TINY <= top <= _LOG_MAX:
+            raise ValueError(
+                f"normalized: with normalized=False the singular values themselves are "
+                f"returned, but the largest is exp({top:.2f}) (log scale {self.log_scale:.2f}), "
+                "outside float64; use schmidt_spectrum(...) for the values plus their log "
+                "scale, or normalized=True"
+            )
+        return self.absolute()
+
     def normalized(self) -> NDArray[np.float64]:
         """Singular values scaled to unit Euclidean norm (a normalized quantum state)."""
         norm = float(np.linalg.norm(self.values))
@@ -269,18 +291,7 @@ def schmidt_values(
     schmidt_spectrum : the values with the scale kept apart.
     """
     flag = check_flag(normalized, "normalized")
-    spec = schmidt_spectrum(tensor, I, y=y, max_entries=max_entries)
-    if flag:
-        return spec.normalized()
-    top = spec.log_largest()
-    if top != -math.inf and not _LOG_TINY <= top <= _LOG_MAX:
-        raise ValueError(
-            f"normalized: with normalized=False the singular values themselves are returned, "
-            f"but the largest is exp({top:.2f}) (log scale {spec.log_scale:.2f}), outside "
-            "float64; use schmidt_spectrum(...) for the values plus their log scale, or "
-            "normalized=True"
-        )
-    return spec.absolute()
+    return schmidt_spectrum(tensor, I, y=y, max_entries=max_entries).values_for(flag)
 
 
 # ------------------------------------------------------------------- modular

@@ -50,7 +50,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
-from ..analysis.cores import kernel_threads
+from ..analysis.cores import kernel_threads, root_values
 from ..analysis.mincut import Cut, CutEdge
 from ..analysis.modular import DEFAULT_PRIME, check_prime, mod_pool_last, rref_rows
 from ..analysis.spectrum import DEFAULT_MAX_CORE_ENTRIES, Spectrum
@@ -68,8 +68,6 @@ __all__ = [
 ]
 
 _SCALE = 2**40  # fixed-point scale of log-capacities (exact integer max-flow)
-_LOG_MAX = math.log(float(np.finfo(np.float64).max))
-_LOG_TINY = math.log(float(np.finfo(np.float64).tiny))
 
 
 @dataclass(frozen=True)
@@ -313,7 +311,7 @@ def schmidt_spectrum(
     job = _prepare(tensor, I, y, max_entries)
     with job.threads():
         core, log = _float_root(job)
-        values = np.asarray(np.linalg.svd(core, compute_uv=False), dtype=np.float64)
+        values = root_values(core)
     return Spectrum(values=values, log_scale=log)
 
 
@@ -330,16 +328,7 @@ def schmidt_values(
     Raises ``ValueError`` naming ``normalized`` when the absolute values leave float64.
     """
     flag = check_flag(normalized, "normalized")
-    spec = schmidt_spectrum(tensor, I, y=y, max_entries=max_entries)
-    if flag:
-        return spec.normalized()
-    top = spec.log_largest()
-    if top != -math.inf and not _LOG_TINY <= top <= _LOG_MAX:
-        raise ValueError(
-            f"normalized: the largest singular value is exp({top:.2f}), outside float64; "
-            "use schmidt_spectrum for the values with their log scale, or normalized=True"
-        )
-    return spec.absolute()
+    return schmidt_spectrum(tensor, I, y=y, max_entries=max_entries).values_for(flag)
 
 
 # -------------------------------------------------------------------- modular cores
