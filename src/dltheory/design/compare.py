@@ -20,8 +20,14 @@ import numpy as np
 
 from ..tensors import TreeTensor
 from ..trees import ModeTree
-from ..validation import check_choice, check_float, check_int, describe
-from .htsvd import DEFAULT_MAX_HTSVD_ENTRIES, _as_tree, _dense_target, hierarchical_svd
+from ..validation import check_choice, check_int, describe
+from .htsvd import (
+    DEFAULT_MAX_HTSVD_ENTRIES,
+    _as_tree,
+    _check_tol,
+    _dense_target,
+    hierarchical_svd,
+)
 from .widths import parameter_count
 
 __all__ = ["COMPARE_BY", "TreeCost", "compare_trees"]
@@ -146,15 +152,7 @@ def compare_trees(
     check_choice(by, "by", COMPARE_BY)
     limit = check_int(max_entries, "max_entries", minimum=1)
     if tol is not None:  # checked before any work (hierarchical_svd checks it again)
-        check_float(
-            tol,
-            "tol",
-            minimum=0.0,
-            maximum=1.0,
-            exclusive_minimum=True,
-            exclusive_maximum=True,
-            fix="tol is a relative Frobenius error",
-        )
+        _check_tol(tol)
     if max_rank is not None:
         check_int(max_rank, "max_rank", minimum=1)
     n = named[0][1].num_leaves

@@ -109,6 +109,19 @@ def _dense_target(target: Any, tree: ModeTree, limit: int) -> NDArray[np.float64
     return np.asarray(target, dtype=np.float64)
 
 
+def _check_tol(tol: Any) -> float:
+    """A relative Frobenius error in ``(0, 1)``; ``ValueError``/``TypeError`` naming ``tol``."""
+    return check_float(
+        tol,
+        "tol",
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+        exclusive_maximum=True,
+        fix="tol is a relative Frobenius error",
+    )
+
+
 def _caps(tree: ModeTree, ranks: Any) -> dict[int, int]:
     """Caps on the HT ranks of non-root nodes from an int, a per-level sequence or a mapping."""
     root = tree.root
@@ -432,15 +445,7 @@ def hierarchical_svd(
         )
     caps = _caps(tree, ranks) if ranks is not None else {}
     if tol is not None:
-        tol = check_float(
-            tol,
-            "tol",
-            minimum=0.0,
-            maximum=1.0,
-            exclusive_minimum=True,
-            exclusive_maximum=True,
-            fix="tol is a relative Frobenius error",
-        )
+        tol = _check_tol(tol)
     cap_all = None if max_rank is None else check_int(max_rank, "max_rank", minimum=1)
     a = _dense_target(target, tree, limit)
     norm = float(np.linalg.norm(a))
