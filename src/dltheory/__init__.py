@@ -21,7 +21,7 @@ from .analysis import (
 )
 from .losses import LpLoss, lp_loss
 from .mixed import MixedTensor, shared_nodes
-from .nets import ConvAC, DeepLinear
+from .nets import ConvAC, DeepLinear, MixedDilatedNet
 from .optim import EndToEnd
 from .tensors import TreeTensor
 from .train import TrainResult, evaluate, train
@@ -35,6 +35,7 @@ __all__ = [
     "EndToEnd",
     "LpLoss",
     "Cut",
+    "MixedDilatedNet",
     "MixedTensor",
     "ModeTree",
     "Spectrum",

@@ -1,7 +1,9 @@
-"""Networks as PyTorch modules: ConvACs, their ReLU / max-pool variants, deep linear nets."""
+"""Networks as PyTorch modules: ConvACs, their ReLU / max-pool variants, mixed dilated nets,
+deep linear nets."""
 
 from .convac import POOLINGS, ConvAC
 from .linear import INITS, DeepLinear, balanced_factors
+from .mixed import MixedDilatedNet
 from .representation import REPRESENTATIONS, Representation, make_representation
 
 __all__ = [
@@ -10,6 +12,7 @@ __all__ = [
     "REPRESENTATIONS",
     "ConvAC",
     "DeepLinear",
+    "MixedDilatedNet",
     "Representation",
     "balanced_factors",
     "make_representation",
