@@ -49,6 +49,7 @@ __all__ = [
     "Shallow",
     "TrainSettings",
     "build_net",
+    "positive_convac",
     "train_net",
 ]
 
@@ -86,6 +87,27 @@ class Shallow(nn.Module):
         return self.net(x.flatten(2).transpose(1, 2))
 
 
+def positive_convac(tree: ModeTree, ranks: list[int], seed: int) -> ConvAC:
+    """The authors' deep ConvAC over ``tree``: one-hot tokens (M = 2), shared 1x1 convolutions,
+    positive weights ``exp(b)`` with log-weights ``b ~ U(-1, 1)``, two outputs."""
+    net = ConvAC(
+        tree,
+        1,
+        ranks,
+        2,
+        positive=True,
+        representation="one-hot",
+        num_features=2,
+        shared=True,
+        seed=seed,
+    )
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # the authors' init: log-weights b ~ U(-1, 1)
+        for w in net.weights:
+            w.copy_(torch.rand(w.shape, generator=g) * 2.0 - 1.0)
+    return net
+
+
 def build_net(
     family: str, geometry: str, width: int, seed: int, *, depth: str = "deep"
 ) -> nn.Module:
@@ -109,11 +131,7 @@ def build_net(
         "seed": seed,
     }
     if family == "convac":
-        net = ConvAC(tree, 1, ranks, 2, positive=True, **common)
-        g = torch.Generator().manual_seed(seed)
-        with torch.no_grad():  # the authors' init: log-weights b ~ U(-1, 1)
-            for w in net.weights:
-                w.copy_(torch.rand(w.shape, generator=g) * 2.0 - 1.0)
+        net: nn.Module = positive_convac(tree, ranks, seed)
     else:
         net = ConvAC(
             tree,

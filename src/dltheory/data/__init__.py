@@ -13,6 +13,9 @@ loader                     data                                            ``inp
 :func:`load_closedness`,   Cohen & Shashua's synthetic 32x32 blobs         ``(1, 32, 32)``
 :func:`load_symmetry`      (ICLR'17): closed vs open, symmetric vs not;
                            both: :func:`load_pooling_task`
+:func:`load_range_task`    binary sequences whose labels need short-range  ``(n, 1)``
+                           (palindromic blocks) or long-range (a copied
+                           block) correlations (width design, ICLR'18)
 =========================  ==============================================  ===============
 
 Every loader checks its arguments before any work (``dltheory.validation``):
@@ -40,6 +43,7 @@ from .blobs import (
 )
 from .digits import load_digits
 from .mnist_1d import MAX_MNIST1D_SAMPLES, MNIST1D_LENGTH, load_mnist1d
+from .ranges import MAX_RANGE_EXAMPLES, RANGE_TASKS, load_range_task
 from .regression import (
     BUNDLED_REGRESSION,
     MAX_CSV_BYTES,
@@ -57,8 +61,10 @@ __all__ = [
     "MAX_CLASSES",
     "MAX_CSV_BYTES",
     "MAX_MNIST1D_SAMPLES",
+    "MAX_RANGE_EXAMPLES",
     "Dataset",
     "MNIST1D_LENGTH",
+    "RANGE_TASKS",
     "RegressionData",
     "check_finite",
     "closedness_score",
@@ -67,6 +73,7 @@ __all__ = [
     "load_digits",
     "load_mnist1d",
     "load_pooling_task",
+    "load_range_task",
     "load_regression",
     "load_symmetry",
     "read_csv_regression",
