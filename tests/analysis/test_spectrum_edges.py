@@ -44,3 +44,47 @@ def test_schmidt_values_default_and_zero_tensors() -> None:
     zero = dt.TreeTensor(tt.tree, [0 * a for a in tt.leaf_weights], tt.node_weights)
     np.testing.assert_array_equal(dt.schmidt_values(zero, [0, 1], normalized=False), [0.0, 0.0])
     np.testing.assert_array_equal(dt.schmidt_values(zero, [0, 1]), [0.0, 0.0])
+
+
+def test_values_for_accepts_both_ends_of_float64() -> None:
+    low = Spectrum(values=np.array([1.0, 0.5]), log_scale=sp._LOG_TINY).values_for(False)
+    assert low[0] == pytest.approx(2.2250738585072014e-308)
+    high = Spectrum(values=np.array([1.0]), log_scale=sp._LOG_MAX).values_for(False)
+    assert high[0] == pytest.approx(1.7976931348623157e308)
+    with pytest.raises(ValueError, match="normalized: with normalized=False"):
+        Spectrum(values=np.array([1.0]), log_scale=sp._LOG_MAX + 1e-9).values_for(False)
+
+
+def test_the_size_limit_is_exact_and_its_message_names_the_way_out() -> None:
+    # 4x4 grid, width 16: the top row's Gram route needs 256 entries, the QR route 4096
+    tt, part = dt.TreeTensor.random(dt.ModeTree.grid((4, 4)), 2, 16, seed=4), tuple(range(8))
+    need = sp._prepare(tt, part, None, 2**40).biggest  # the Gram plan schmidt_spectrum uses
+    assert need != sp._prepare(tt, part, None, 2**40, gram=False).biggest
+    assert sp.schmidt_spectrum(tt, part, max_entries=need).values.size > 0  # at the limit: runs
+    with pytest.raises(ValueError) as info:
+        sp.schmidt_spectrum(tt, part, max_entries=need - 1)
+    text = str(info.value)
+    assert text.startswith("max_entries: this needs about")
+    assert "for the intermediate cores of this partition's exact spectrum" in text
+    assert text.endswith(
+        "(dltheory.min_cut); raise max_entries if memory allows, or bound the rank with min_cut"
+    )
+    with pytest.raises(ValueError, match="max_entries") as info:
+        sp.schmidt_spectrum(tt, part, max_entries=0)
+    assert ">= 1" in str(info.value)
+    with pytest.raises(ValueError, match="this needs about"):  # 1 is allowed, only too small
+        sp.schmidt_spectrum(tt, part, max_entries=1)
+    with pytest.raises(TypeError, match="got int$"):
+        sp.schmidt_spectrum(3, part)  # type: ignore[arg-type]
+
+
+def test_modular_rank_counts_rows_and_stays_in_int64() -> None:
+    tree = dt.ModeTree.balanced(4)
+    tt = dt.TreeTensor.random(tree, 3, 2, seed=1, integer=True)
+    core = sp._modular_core(tt, frozenset({0, 1}), 2_147_483_647)
+    assert core.dtype == np.int64
+    leaves = list(tt.leaf_weights)
+    leaves[0] = np.array([[1, 2], [2, 4], [3, 6]], dtype=np.int64)  # rank 1
+    low = dt.TreeTensor(tree, leaves, dict(tt.node_weights))
+    r = dt.matricization_rank(low, (0, 2), method="modular")
+    assert r == np.linalg.matrix_rank(dt.analysis.matricize(low.to_dense(), (0, 2)))

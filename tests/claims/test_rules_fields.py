@@ -131,3 +131,28 @@ def test_median_interval_fields() -> None:
         r.median_interval([], name="t", threshold=1.0)
     with pytest.raises(ValueError, match=r"^t: non-finite values"):
         r.median_interval([1.0, math.nan], name="t", threshold=1.0)
+
+
+def test_median_interval_fields_and_spread() -> None:
+    x = np.linspace(0.8, 1.6, 21)
+    e = r.median_interval(x, name="blocks", threshold=1.0, direction="less", confidence=0.9)
+    ci = stats.quantile_test(x, q=float(np.median(x))).confidence_interval(0.9)
+    assert (e.low, e.high) == (ci.low, ci.high)
+    assert e.name == "blocks" and e.direction == "less" and e.confidence == 0.9
+    assert e.samples == tuple(float(v) for v in x) and e.effect_size is None and e.n == 21
+    assert e.spread == pytest.approx(float(np.std(np.log(x), ddof=1)), rel=1e-12)
+    # a difference is spread on its own scale, even when every value is positive
+    d = r.median_interval(x, name="d", threshold=0.0, scale="difference")
+    assert d.spread == pytest.approx(float(np.std(x, ddof=1)), rel=1e-12)
+    # a ratio sample with a 0 cannot be logged: its spread is that of the values
+    z = r.median_interval([0.0, 1.0, 2.0], name="z", threshold=1.0)
+    assert z.spread == pytest.approx(1.0, rel=1e-12) and z.low == 0.0
+    two = r.median_interval([1.0, 3.0], name="two", threshold=1.0, scale="difference")
+    assert two.spread == pytest.approx(math.sqrt(2.0), rel=1e-12)
+    assert r.median_interval([1.0], name="one", threshold=1.0).spread is None
+
+
+def test_paired_ratio_keeps_its_confidence() -> None:
+    e = r.paired_ratio(A, B, name="speed", confidence=0.8)
+    ci = stats.ttest_rel(np.log(A), np.log(B)).confidence_interval(0.8)
+    assert e.confidence == 0.8 and e.low == pytest.approx(math.exp(ci.low), rel=1e-12)

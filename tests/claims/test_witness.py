@@ -86,3 +86,17 @@ def test_shortfall_rate_counts_explained_and_unexplained_short_draws() -> None:
     assert 0.0 < lo < 0.5 < hi < 1.0
     assert g.shortfall_rate([])["short_rate_ci95"] == [0.0, 1.0]
     assert np.isclose(lo, 0.0675860, atol=1e-6) and np.isclose(hi, 0.9324140, atol=1e-6)  # 2 of 4
+
+
+def test_singular_factors_counts_leaves_and_inner_nodes_but_not_the_root() -> None:
+    tt = dt.TreeTensor.random(dt.ModeTree.balanced(4), 2, 2, seed=0, integer=True, nonzero=True)
+    assert g.singular_factors(tt) == 0
+    nodes = dict(tt.node_weights)
+    root = tt.tree.root
+    nodes[root] = np.zeros_like(nodes[root])  # a (2, 1) output column: not a factor of any rank
+    assert g.singular_factors(dt.TreeTensor(tt.tree, list(tt.leaf_weights), nodes)) == 0
+    inner = next(v for v in tt.tree.internal_nodes if v != root)
+    nodes[inner] = np.array([[3, 6], [1, 2]], dtype=np.int64)  # rank 1 of 2
+    assert g.singular_factors(dt.TreeTensor(tt.tree, list(tt.leaf_weights), nodes)) == 1
+    with pytest.raises(TypeError, match="integer"):
+        g.singular_factors(dt.TreeTensor.random(dt.ModeTree.balanced(4), 2, 2, seed=0))

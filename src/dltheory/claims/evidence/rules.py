@@ -399,7 +399,6 @@ def median_interval(
         confidence=confidence,
         method="median, order-statistic interval (scipy.stats.quantile_test)",
         scale=scale,
-        effect_size=None,
         samples=tuple(float(v) for v in d),
         spread=sd,
         replicates=replicates,
