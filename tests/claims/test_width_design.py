@@ -139,7 +139,8 @@ def test_a_wrong_design_pick_fails(exact: list[dict]) -> None:
 
 
 def test_verdict_reproduced_when_each_profile_wins_its_task(exact: list[dict]) -> None:
-    runs = _runs(
+    reference = [_train("local", "reference (uniform wide)", 0, 0.1)]  # not part of the rule
+    runs = reference + _runs(
         local=[(0.9, 0.7), (0.92, 0.71), (0.91, 0.69), (0.9, 0.72)],
         long=[(0.6, 0.95), (0.58, 0.97), (0.61, 0.96), (0.6, 0.94)],
     )
@@ -182,7 +183,10 @@ def test_units_pair_the_profiles_and_parameters_are_checked() -> None:
     params = CLAIM.resolve("quick", {"seeds": "2"})
     units = CLAIM.units(params, 0)
     train = [u for u in units if u.config["part"] == "train"]
-    assert len(train) == 2 * 2 * len(PROFILES)
+    ref = [u for u in train if u.config["profile"] not in PROFILES]
+    assert len(train) == 2 * 2 * len(PROFILES) + 2 and len(ref) == 2
+    assert all(u.config["seed_index"] == 0 for u in ref)
+    train = [u for u in train if u.config["profile"] in PROFILES]
     by: dict[tuple[str, int], set[int]] = {}
     for u in train:
         by.setdefault((u.config["task"], u.config["seed_index"]), set()).add(u.seed)
@@ -212,4 +216,6 @@ def test_a_training_unit_runs_and_counts_its_parameters() -> None:
     assert out["num_params"] == shared_count([3, 3, 3, 6, 6, 6]) + 27
     assert 0.0 <= out["test_accuracy"] <= 1.0 and out["widths"] == [3, 3, 3, 6, 6, 6]
     assert CLAIM.run_unit(config, 11)["test_accuracy"] == out["test_accuracy"]  # same seed
+    ref = CLAIM.run_unit({**config, "profile": "reference (uniform wide)"}, 11)
+    assert ref["widths"] == [6] * 6 and ref["num_params"] == shared_count([6] * 6) + 36
     torch.set_num_threads(torch.get_num_threads())

@@ -46,8 +46,12 @@ def test_long_labels_are_the_copied_block() -> None:
     assert np.array_equal(y.astype(bool), copied)
     assert np.array_equal(match_count(x, 8), copied.astype(np.int64))
     assert y.mean() == 0.5
-    # the rest is noise: positions outside the two blocks agree about half the time
-    rest = np.mean(x[:, 8:32] == x[:, 40:64])
+    outside = np.r_[8:32, 40:64]
+    assert not x[:, outside].any()  # the default background: token 0 outside the two blocks
+    noisy = load_range_task("long", n=64, num_train=400, num_test=100, seed=5, background="noise")
+    xn = _tokens(noisy)
+    assert np.array_equal(noisy.y_train.numpy().astype(bool), match_count(xn, 8) == 1)
+    rest = np.mean(xn[:, 8:32] == xn[:, 40:64])  # noise: positions agree about half the time
     assert 0.45 < rest < 0.55
 
 
@@ -75,6 +79,7 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
         ({"seed": -1}, "seed"),
         ({"n": True}, "n"),
         ({"num_test": 2.0}, "num_test"),
+        ({"background": "ones"}, "background"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(kwargs: dict, name: str) -> None:

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dltheory.data import MAX_RANGE_EXAMPLES, RANGE_TASKS, load_range_task
+from dltheory.data.ranges import BACKGROUNDS
 
 from .harness import Spec, bad_values, check
 
@@ -14,7 +15,15 @@ SPECS = [
     Spec(
         "load_range_task",
         load_range_task,
-        {"task": "local", "n": 16, "num_train": 4, "num_test": 2, "seed": 0, "block": 4},
+        {
+            "task": "local",
+            "n": 16,
+            "num_train": 4,
+            "num_test": 2,
+            "seed": 0,
+            "block": 4,
+            "background": "zeros",
+        },
         {
             "task": ("choice", RANGE_TASKS),
             "n": ("int", 8, 4096),
@@ -22,6 +31,7 @@ SPECS = [
             "num_test": ("int", 2, MAX_RANGE_EXAMPLES),
             "seed": ("seed",),
             "block": ("int", 2, 8),
+            "background": ("choice", BACKGROUNDS),
         },
     ),
 ]

@@ -92,6 +92,10 @@ def draw_figure(  # pragma: no mutate block (drawing, not the verdict rule)
                 ylabel="test accuracy",
                 log=False,
             )
+        for r in results:
+            if r["part"] == "train" and r["task"] == task and r["profile"] not in PROFILES:
+                ax.axhline(r["test_accuracy"], color="0.5", ls="--", lw=1)
+                ax.text(0.5, r["test_accuracy"], r["profile"], ha="center", va="bottom", fontsize=7)
         ax.set_title(f"{task} task", fontsize=10)
     effects = [e for e in (claim.advantage(results, t) for t in ("local", "long")) if e]
     draw_effects(axes[4], effects, title="own profile - other (95 % CI)")

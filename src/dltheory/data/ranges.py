@@ -12,12 +12,12 @@ Both draw sequences of ``n`` binary tokens and give balanced binary labels:
   sequences with exactly half are dropped.  The label depends on the inputs
   only through interactions *inside* blocks: permuting the blocks, or any
   change that keeps every block's palindrome status, keeps it.
-* ``"long"``: uniformly random tokens, except that with probability 1/2 the
-  block of ``block`` positions starting at ``n / 2`` is a copy of the first
-  block (else it is redrawn until it differs).  Label 1 iff it is a copy.  The
-  label depends on the inputs only through pairs of positions at distance
-  ``n / 2``, which the left/right partition separates; the other positions are
-  noise.
+* ``"long"``: two blocks of ``block`` random tokens, the first block and the
+  one starting at ``n / 2``; with probability 1/2 the second is a copy of the
+  first (else it is redrawn until it differs).  Label 1 iff it is a copy.  The
+  other positions hold token 0 (``background="zeros"``) or random tokens
+  (``"noise"``).  The label depends on the inputs only through pairs of
+  positions at distance ``n / 2``, which the left/right partition separates.
 
 For a ConvAC over ``ModeTree.balanced(n)`` the theory says what each needs
 (``n = 64``, ``block = 8``): the palindrome of a block compares its two
@@ -43,6 +43,7 @@ from ..validation import MAX_ENTRIES, check_choice, check_int, check_seed, check
 from .base import Dataset
 
 __all__ = [
+    "BACKGROUNDS",
     "MAX_RANGE_EXAMPLES",
     "RANGE_TASKS",
     "match_count",
@@ -52,6 +53,8 @@ __all__ = [
 
 #: The two tasks: labels from interactions inside blocks, or between the two halves.
 RANGE_TASKS: tuple[str, ...] = ("local", "long")
+#: What fills the long task's positions outside the two compared blocks.
+BACKGROUNDS: tuple[str, ...] = ("zeros", "noise")
 #: Most examples one call draws (tokens are generated 4x over to replace dropped ties).
 MAX_RANGE_EXAMPLES = 10_000_000
 
@@ -87,9 +90,16 @@ def _local(rng: np.random.Generator, m: int, n: int, block: int) -> tuple[Any, A
     return x, np.sign(count * 2 - k)
 
 
-def _long(rng: np.random.Generator, m: int, n: int, block: int) -> tuple[Any, Any]:
-    x = rng.integers(0, 2, size=(m, n))
+def _long(
+    rng: np.random.Generator, m: int, n: int, block: int, background: str = "zeros"
+) -> tuple[Any, Any]:
     h = n // 2
+    if background == "noise":
+        x = rng.integers(0, 2, size=(m, n))
+    else:
+        x = np.zeros((m, n), dtype=np.int64)
+        x[:, :block] = rng.integers(0, 2, size=(m, block))
+        x[:, h : h + block] = rng.integers(0, 2, size=(m, block))
     match = rng.random(m) < 0.5
     same = np.all(x[:, h : h + block] == x[:, :block], axis=1) & ~match
     while same.any():  # non-matches: redraw until the block differs from its partner
@@ -99,14 +109,16 @@ def _long(rng: np.random.Generator, m: int, n: int, block: int) -> tuple[Any, An
     return x, np.where(match_count(x, block) > 0, 1, -1)
 
 
-def _draw(task: str, count: int, n: int, block: int, rng: np.random.Generator) -> tuple[Any, Any]:
+def _draw(
+    task: str, count: int, n: int, block: int, rng: np.random.Generator, background: str
+) -> tuple[Any, Any]:
     """``count`` examples, half of each class, in the order drawn (ties dropped)."""
     per = count // 2
     xs: list[Any] = []
     got = {-1: 0, 1: 0}
     while min(got.values()) < per:
         m = max(64, 2 * count)
-        x, s = (_local if task == "local" else _long)(rng, m, n, block)
+        x, s = _local(rng, m, n, block) if task == "local" else _long(rng, m, n, block, background)
         keep = np.zeros(m, dtype=bool)
         for c in (-1, 1):
             idx = np.flatnonzero(s == c)[: max(0, per - got[c])]
@@ -125,6 +137,7 @@ def load_range_task(
     num_test: int = 4_000,
     seed: int = 0,
     block: int = 8,
+    background: str = "zeros",
 ) -> Dataset:
     """The ``"local"`` (palindromic blocks) or ``"long"`` (a block copied n/2 later) task.
 
@@ -139,7 +152,12 @@ def load_range_task(
         Seed in ``[0, 2**63)``; the same arguments give the same data; the
         test part is drawn after the training part from the same stream.
     block : int, optional
-        Block length of the local task (even, 2 to ``n``; default 8).
+        Block length (even, 2 to ``n / 2``; default 8): the palindromes of the
+        local task, the copied block of the long one.
+    background : {"zeros", "noise"}, optional
+        The long task's other positions: token 0 (default), or uniformly
+        random tokens (``width-design`` v1; no network we tried learned that
+        variant, see the claim's history).  Ignored by the local task.
 
     Returns
     -------
@@ -191,8 +209,9 @@ def load_range_task(
         what=f"the tokens drawn for {total} sequences of {length}",
         fix="lower num_train, num_test or n",
     )
+    bg = check_choice(background, "background", BACKGROUNDS)
     rng = np.random.default_rng(check_seed(seed))
-    parts = [_draw(t, sizes[k], length, b, rng) for k in ("num_train", "num_test")]
+    parts = [_draw(t, sizes[k], length, b, rng, bg) for k in ("num_train", "num_test")]
     (xtr, ytr), (xte, yte) = parts
 
     def tensor(x: Any) -> torch.Tensor:
@@ -201,7 +220,8 @@ def load_range_task(
     what = (
         f"blocks of {b} palindromic w.p. 1/2; label: more than half are"
         if t == "local"
-        else f"the first {b} tokens copied {length // 2} positions later w.p. 1/2; label: copied"
+        else f"the first {b} tokens copied {length // 2} positions later w.p. 1/2, other "
+        f"positions {'0' if bg == 'zeros' else 'random'}; label: copied"
     )
     return Dataset(
         f"range-{t}",
