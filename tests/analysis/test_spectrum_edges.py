@@ -88,3 +88,22 @@ def test_modular_rank_counts_rows_and_stays_in_int64() -> None:
     low = dt.TreeTensor(tree, leaves, dict(tt.node_weights))
     r = dt.matricization_rank(low, (0, 2), method="modular")
     assert r == np.linalg.matrix_rank(dt.analysis.matricize(low.to_dense(), (0, 2)))
+
+
+def test_modular_rank_is_exact_with_residues_near_the_prime() -> None:
+    """Products of residues near p = 2^31 - 1 reach 2^62: exact only in int64, not in float64.
+
+    The side {0, 1} has 4 states but a pooling width of 8, so its reduced core keeps
+    general residues; its weight matrix has rank 1, so the exact rank is 1.
+    """
+    tree = dt.ModeTree.balanced(4)
+    rng = np.random.default_rng(0)
+    tt = dt.TreeTensor.random(tree, 2, [8, 2], seed=2, integer=True)
+    big = 2**31 - 2
+    leaves = [rng.integers(2**30, big, size=w.shape, dtype=np.int64) for w in tt.leaf_weights]
+    nodes = {v: rng.integers(2**30, big, size=w.shape) for v, w in tt.node_weights.items()}
+    inner = tree.parent(0)
+    u, v = rng.integers(2**14, 2**15, size=8), rng.integers(2**14, 2**15, size=2)
+    nodes[inner] = np.outer(u, v).astype(np.int64)
+    low = dt.TreeTensor(tree, leaves, nodes)
+    assert dt.matricization_rank(low, (0, 1), method="modular") == 1
