@@ -131,7 +131,7 @@ def build_net(
         "seed": seed,
     }
     if family == "convac":
-        net: nn.Module = positive_convac(tree, ranks, seed)
+        net = positive_convac(tree, ranks, seed)
     else:
         net = ConvAC(
             tree,
