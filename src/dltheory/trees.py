@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._geometry import dilated_levels, mirror_levels, mirror_order, square_levels
 from .validation import check_choice, check_int, check_ints, check_size
 
 __all__ = ["GRID_GEOMETRIES", "MAX_TREE_NODES", "ModeTree", "Ranks", "mirror_order"]
@@ -46,20 +47,6 @@ Ranks = int | Sequence[int] | Mapping[int, int]
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def mirror_order(n: int) -> list[int]:
-    """The mirror permutation ``s_n`` of Cohen & Shashua's mirror pooling (ICLR'17).
-
-    ``s_n(2k) = k`` and ``s_n(2k + 1) = n - 1 - k``: position ``2k`` of the
-    permuted axis holds row ``k`` and position ``2k + 1`` its mirror image
-    ``n - 1 - k``, so a stride-2 window then joins a row with its mirror.
-
-    >>> mirror_order(8)
-    [0, 7, 1, 6, 2, 5, 3, 4]
-    """
-    n = check_int(n, "n", minimum=1)
-    return [k // 2 if k % 2 == 0 else n - 1 - k // 2 for k in range(n)]
 
 
 class ModeTree:
@@ -497,91 +484,10 @@ class ModeTree:
             raise ValueError(f"window: needs sides >= 1 and at least 2 positions, got {window!r}")
         check_choice(geometry, "geometry", GRID_GEOMETRIES)
         if geometry == "mirror":
-            return cls._mirror_grid(H, W, (h, w))
-        levels: list[list[list[int]]] = []
-        if geometry == "mirror-square":
-            for side, name in ((H, "H"), (W, "W")):
-                if side > 1 and side % 2:
-                    raise ValueError(
-                        f"shape: mirror pooling needs even sides (or 1); {name} = {side}"
-                    )
-            qh, qw = (H + 1) // 2, (W + 1) // 2
-            groups = []
-            for i in range(qh):
-                for j in range(qw):
-                    pts = {(i, j), (i, W - 1 - j), (H - 1 - i, j), (H - 1 - i, W - 1 - j)}
-                    groups.append(sorted(a * W + b for a, b in pts))
-            levels.append(groups)
-            cur_h, cur_w = qh, qw
+            levels = mirror_levels(H, W, (h, w))
         else:
-            cur_h, cur_w = H, W
-        level = len(levels)
-        while cur_h * cur_w > 1:
-            eh, ew = min(h, cur_h), min(w, cur_w)
-            if eh * ew == 1:
-                raise ValueError(
-                    f"window: {window!r} cannot pool the remaining {cur_h}x{cur_w} grid at level "
-                    f"{level} of grid {shape!r}; use a window that spans both sides"
-                )
-            if cur_h % eh or cur_w % ew:
-                raise ValueError(
-                    f"window: grid {shape!r} is not divisible by window {window!r} at pooling "
-                    f"level {level} (remaining grid {cur_h}x{cur_w}); use sides that are powers "
-                    "of the window"
-                )
-            nh, nw = cur_h // eh, cur_w // ew
-            groups = []
-            for bi in range(nh):
-                for bj in range(nw):
-                    groups.append(
-                        [
-                            (bi * eh + a) * cur_w + (bj * ew + b)
-                            for a in range(eh)
-                            for b in range(ew)
-                        ]
-                    )
-            levels.append(groups)
-            cur_h, cur_w = nh, nw
-            level += 1
-        if not levels:
-            levels = [[[0]]]
+            levels = square_levels(H, W, (h, w), first_mirror=geometry == "mirror-square")
         return cls._from_groups(H * W, levels, f"grid-{geometry}", shape=(H, W))
-
-    @classmethod
-    def _mirror_grid(cls, H: int, W: int, window: tuple[int, int]) -> ModeTree:
-        """The authors' mirror pooling: permute by ``s_n`` before every 2x2 pooling."""
-        if window != (2, 2):
-            raise ValueError(
-                f"window: mirror pooling permutes before 2x2 pooling; use window=(2, 2), "
-                f"got {window!r}"
-            )
-        for side, name in ((H, "H"), (W, "W")):
-            if side & (side - 1):
-                raise ValueError(
-                    "shape: mirror pooling needs sides that are powers of 2 (or 1); "
-                    f"{name} = {side}"
-                )
-        levels: list[list[list[int]]] = []
-        cur_h, cur_w = H, W
-        while cur_h * cur_w > 1:
-            rows, cols = mirror_order(cur_h), mirror_order(cur_w)
-            eh, ew = min(2, cur_h), min(2, cur_w)
-            nh, nw = cur_h // eh, cur_w // ew
-            levels.append(
-                [
-                    [
-                        rows[bi * eh + a] * cur_w + cols[bj * ew + b]
-                        for a in range(eh)
-                        for b in range(ew)
-                    ]
-                    for bi in range(nh)
-                    for bj in range(nw)
-                ]
-            )
-            cur_h, cur_w = nh, nw
-        if not levels:
-            levels = [[[0]]]
-        return cls._from_groups(H * W, levels, "grid-mirror", shape=(H, W))
 
     @classmethod
     def dilated(cls, n: int, dilations: Sequence[int], kernel: int = 2) -> ModeTree:
@@ -608,34 +514,7 @@ class ModeTree:
                 f"dilations: the scheme {ds[:8]} with kernel {kernel} pools {kernel}**{len(ds)} "
                 f"positions, not n = {n}; it needs kernel**len(dilations) == n"
             )
-        sets: list[frozenset[int]] = [frozenset([i]) for i in range(n)]
-        levels: list[list[list[int]]] = []
-        for d in ds:
-            index = {min(s): k for k, s in enumerate(sets)}
-            used: set[int] = set()
-            groups = []
-            for k in sorted(range(len(sets)), key=lambda k: min(sets[k])):
-                if k in used:
-                    continue
-                group = [k]
-                for t in range(1, kernel):
-                    target = frozenset(x + t * d for x in sets[k])
-                    j = index.get(min(target))
-                    if j is None or sets[j] != target or j in used:
-                        raise ValueError(
-                            f"dilations: dilation {d} cannot pair positions {sorted(sets[k])} "
-                            f"with {sorted(target)}; the scheme {ds} does not tile {n} positions"
-                        )
-                    group.append(j)
-                used.update(group)
-                groups.append(group)
-            levels.append(groups)
-            sets = [frozenset().union(*(sets[k] for k in g)) for g in groups]
-        if len(sets) != 1:
-            raise ValueError(
-                f"dilations: the scheme {ds} leaves {len(sets)} nodes at the top; "
-                f"it needs kernel**len(dilations) == n ({kernel}**{len(ds)} != {n})"
-            )
+        levels = dilated_levels(n, ds, kernel)
         return cls._from_groups(n, levels, "dilated")
 
     # ---------------------------------------------------------------- display
