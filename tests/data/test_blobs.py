@@ -23,6 +23,8 @@ from dltheory.data import (
     split_by_score,
     symmetry_score,
 )
+from dltheory.data import _blob_render as blob_render
+from dltheory.data import _npz_cache as npz_cache
 from dltheory.data import blobs as blobs_module
 
 U = blobs_module._UNIFORMS
@@ -86,8 +88,8 @@ def test_batched_rotate_and_zoom_are_scipys() -> None:
     rng = np.random.default_rng(1)
     x = (rng.random((6, 32, 32)) < 0.5).astype(float)
     angles = rng.uniform(0, 180, 6)
-    rot = blobs_module._rotate(x, angles)
-    a = blobs_module._zoom_matrix()
+    rot = blob_render._rotate(x, angles)
+    a = blob_render._zoom_matrix()
     for i in range(6):
         ref = ndimage.rotate(x[i], angles[i], reshape=False)
         np.testing.assert_allclose(rot[i], ref, rtol=0, atol=1e-12)
@@ -141,7 +143,7 @@ def test_empty_images_are_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
     def blanking(u: np.ndarray[Any, Any]) -> Any:
         u = u.copy()
         attempt = seen[0] + rows
-        u[np.isin(attempt, list(blank)), blobs_module._PARAMS :] = 0.0  # 0 < p: all dropped
+        u[np.isin(attempt, list(blank)), blob_render._PARAMS :] = 0.0  # 0 < p: all dropped
         seen[0] += len(u)
         images, squares = render(u)
         assert not images[np.isin(attempt, list(blank))].any()
@@ -388,7 +390,7 @@ def _corrupt(file: Path, how: str) -> None:
             blobs_module._cache_key("closedness", 30, 10, 6), sort_keys=True
         )
         with open(file, "wb") as f:
-            np.savez(f, meta=meta, checksum=blobs_module._checksum(meta, other), **other)
+            np.savez(f, meta=meta, checksum=npz_cache.checksum(meta, other), **other)
 
 
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "flipped", "other-parameters"])

@@ -53,8 +53,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +68,9 @@ from ..validation import (
     check_size,
     describe,
 )
+from ._blob_render import _UNIFORMS, BLOB_SIZE, _render
+from ._npz_cache import cache_folder as _cache_folder
+from ._npz_cache import read_cache, write_cache
 from .base import Dataset
 
 __all__ = [
@@ -86,8 +87,6 @@ __all__ = [
     "symmetry_score",
 ]
 
-#: Side of a blob image (the paper's 32x32).
-BLOB_SIZE = 32
 #: The two tasks: which score the labels come from.
 BLOB_TASKS = ("closedness", "symmetry")
 #: Version of the generator: bump it whenever the images a seed gives change
@@ -104,119 +103,12 @@ _ENTRIES_PER_IMAGE = 1024
 MAX_BLOB_IMAGES = MAX_ENTRIES // _ENTRIES_PER_IMAGE // 10_000 * 10_000
 
 _N = BLOB_SIZE
-_CENTRE = (_N - 1) / 2  # 15.5, the ellipse's and the rotation's centre
-_MIN_LOG2_HEIGHT = 3.5  # log2 of the smallest ellipse height
-_MAX_AMPLITUDE = 4.0  # of the warping sine, in pixels
-_MAX_FREQUENCY = 3 * (2 * np.pi / _N)  # of the warping sine, radians per column
-_DROP_MIN, _DROP_MAX = 0.1, 0.33  # range of the pixel-dropping probability
-_THRESHOLD = 0.1  # binarization: a pixel is on when its value exceeds this
 _FRACTION = 0.4  # share of each class: lowest 40 % -> 0, highest 40 % -> 1
 
-#: Uniform numbers one attempt uses: 9 parameters, then a 32x32 grid for the drop mask.
-_PARAMS = 9
-_UNIFORMS = _PARAMS + _N * _N
 #: Attempts rendered together; fixed, so that an image never depends on its neighbours.
 _CHUNK = 256
 
 _CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)  # (1, 3, 3): per image
-
-
-# ------------------------------------------------------------------ rendering
-@functools.cache
-def _zoom_matrix() -> np.ndarray[Any, Any]:
-    """The (16, 32) matrix of ``scipy.ndimage.zoom(v, 0.5)`` on vectors of length 32.
-
-    Zooming is separable (a tensor-product spline), so ``zoom(R, 0.5)`` is
-    ``A @ R @ A.T``; the matrix is built by zooming the unit vectors.
-    """
-    from scipy import ndimage
-
-    eye = np.eye(_N)
-    return np.stack([ndimage.zoom(eye[j], 0.5) for j in range(_N)], axis=1)
-
-
-def _rotate(images: np.ndarray[Any, Any], angles: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``scipy.ndimage.rotate(image, angle, reshape=False)`` (cubic spline) of each image.
-
-    The spline prefilter runs once over the stack (along the two image axes, so
-    images do not mix); the resampling is scipy's own ``affine_transform`` with
-    the matrix and offset ``rotate`` computes.
-    """
-    from scipy import ndimage, special
-
-    coeffs = ndimage.spline_filter1d(images, 3, axis=1, mode="constant", output=np.float64)
-    coeffs = ndimage.spline_filter1d(coeffs, 3, axis=2, mode="constant", output=np.float64)
-    out = np.empty_like(coeffs)
-    centre = np.full(2, _CENTRE)
-    for i, angle in enumerate(angles):
-        c, s = special.cosdg(angle), special.sindg(angle)
-        matrix = np.array([[c, s], [-s, c]])
-        ndimage.affine_transform(
-            coeffs[i],
-            matrix,
-            centre - matrix @ centre,
-            output=out[i],
-            order=3,
-            mode="constant",
-            cval=0.0,
-            prefilter=False,
-        )
-    return out
-
-
-def _render(u: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Images ``(m, 32, 32)`` bool and their squares ``(m, 3)`` from ``(m, _UNIFORMS)`` uniforms.
-
-    Columns of ``u``: 0 ellipse height, 1 sine amplitude, 2 sine frequency,
-    3 angle, 4 square side, 5 and 6 square row and column, 7 drop probability,
-    8 symmetric drop mask; then the 32x32 grid the drop mask thresholds.
-    """
-    m = len(u)
-    rows = np.arange(_N)
-    # 1. ellipse of full width and height 2 b
-    height = np.floor(2.0 ** (_MIN_LOG2_HEIGHT + (5 - _MIN_LOG2_HEIGHT) * u[:, 0]) / 2)
-    x = ((rows[None, None, :] - _CENTRE) / (_N / 2)) ** 2
-    y = ((rows[None, :, None] - _CENTRE) / height[:, None, None]) ** 2
-    ellipse = (x + y < 1).astype(np.float64)
-    # 2. roll column j down by trunc(a sin(w j))
-    shift = np.trunc(
-        (_MAX_AMPLITUDE * u[:, 1, None]) * np.sin((_MAX_FREQUENCY * u[:, 2, None]) * rows)
-    ).astype(np.int64)
-    source = (rows[None, :, None] - shift[:, None, :]) % _N
-    warped = np.take_along_axis(ellipse, source, axis=1)
-    # 3. rotate
-    rotated = _rotate(warped, 180.0 * u[:, 3])
-    # 4. zoom to the square and place it
-    side = np.where(u[:, 4] < 0.5, _N // 2, _N)
-    small = side < _N
-    top = np.where(small, (_N // 2) * np.floor(2 * u[:, 5]), 0).astype(np.int64)
-    left = np.where(small, (_N // 2) * np.floor(2 * u[:, 6]), 0).astype(np.int64)
-    # 5. drop mask (True: dropped); the symmetric one mirrors its left half
-    p = (_DROP_MIN + (_DROP_MAX - _DROP_MIN) * u[:, 7])[:, None, None]
-    symmetric = u[:, 8] < 0.5
-    grid = u[:, _PARAMS:].reshape(m, _N, _N)
-    images = np.zeros((m, _N, _N), dtype=bool)
-    for s, members in ((_N, ~small), (_N // 2, small)):
-        idx = np.flatnonzero(members)
-        if idx.size == 0:
-            continue
-        values = rotated[idx]
-        if s < _N:
-            a = _zoom_matrix()
-            values = a @ values @ a.T
-        half = grid[idx, :s, : s // 2] < p[idx]
-        mask = np.where(
-            symmetric[idx, None, None],
-            np.concatenate([half, half[:, :, ::-1]], axis=2),
-            grid[idx, :s, :s] < p[idx],
-        )
-        # 6. threshold (a dropped pixel is 0, below the threshold)
-        on = (values > _THRESHOLD) & ~mask
-        r = top[idx, None, None] + np.arange(s)[None, :, None]
-        c = left[idx, None, None] + np.arange(s)[None, None, :]
-        images[idx[:, None, None], r, c] = on
-    squares = np.stack([top, left, side.astype(np.int64)], axis=1)
-    return images, squares
 
 
 def _closedness(images: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -535,90 +427,6 @@ def _cache_key(task: str, num_train: int, num_test: int, seed: int) -> dict[str,
     }
 
 
-def _checksum(meta: str, arrays: dict[str, np.ndarray[Any, Any]]) -> str:
-    h = hashlib.sha256(meta.encode())
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _cache_folder(cache_dir: Any) -> Path:
-    """``cache_dir`` as an existing folder (created if missing), before any work."""
-    if not isinstance(cache_dir, (str, os.PathLike)):
-        raise TypeError(
-            "cache_dir: expected a folder path (str or os.PathLike) or None, "
-            f"got {describe(cache_dir)}"
-        )
-    text = os.fspath(cache_dir)
-    if not isinstance(text, str) or text == "" or "\x00" in text:
-        raise ValueError(f"cache_dir: expected a folder path, got {describe(text)}")
-    path = Path(text)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cache_dir: cannot use {text!r} as a folder: {exc}") from None
-    if not path.is_dir():
-        raise ValueError(f"cache_dir: expected a folder, got {text!r}, which is not one")
-    return path
-
-
-_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def _read_cache(file: Path, folder: Path, meta: str, sizes: dict[str, int]) -> dict[str, Any]:
-    """The arrays of a cache file, if it is whole and made for ``meta``; else ``ValueError``."""
-
-    def refuse(why: str) -> ValueError:
-        return ValueError(
-            f"cache_dir: the cache file {str(file)!r} in {str(folder)!r} {why}; it is not used: "
-            "delete it to generate the data again"
-        )
-
-    try:
-        with np.load(file, allow_pickle=False) as z:
-            stored = {name: np.array(z[name]) for name in (*_ARRAYS, "meta", "checksum")}
-    except Exception as exc:  # noqa: BLE001 - any failure to read means a corrupt file
-        raise refuse(f"cannot be read ({type(exc).__name__}: {exc})") from None
-    if str(stored["meta"]) != meta:
-        raise refuse(f"was made for other parameters ({str(stored['meta'])[:200]})")
-    arrays = {name: stored[name] for name in _ARRAYS}
-    if str(stored["checksum"]) != _checksum(meta, arrays):
-        raise refuse("does not match its checksum (corrupt)")
-    for part in ("train", "test"):
-        x, y, k = arrays[f"x_{part}"], arrays[f"y_{part}"], sizes[part]
-        if (
-            x.dtype != np.uint8
-            or x.shape != (k, _N * _N // 8)
-            or y.dtype != np.int64
-            or y.shape != (k,)
-            or not np.all((y == 0) | (y == 1))
-        ):
-            raise refuse(f"holds arrays of the wrong kind for {part}")
-    return arrays
-
-
-def _write_cache(file: Path, folder: Path, meta: str, arrays: dict[str, Any]) -> None:
-    """Write atomically: a temporary file in the same folder, then ``os.replace``."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=file.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(meta), checksum=np.array(_checksum(meta, arrays)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, file)
-        tmp = None
-    except OSError as exc:
-        raise ValueError(
-            f"cache_dir: cannot write the cache file {str(file)!r} in {str(folder)!r}: {exc}"
-        ) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _labelled(task: str, num_train: int, num_test: int, seed: int) -> dict[str, Any]:
     """Packed images (uint8, 128 bytes each) and labels of both parts."""
     images, closedness, symmetry, _ = _generate(num_train + num_test, seed)
@@ -698,11 +506,11 @@ def load_pooling_task(
         digest = hashlib.sha256(meta.encode()).hexdigest()[:20]
         file = folder / f"blobs-{t}-{digest}.npz"
         if file.exists():
-            arrays = _read_cache(file, folder, meta, sizes)
+            arrays = read_cache(file, folder, meta, sizes, row_bytes=_N * _N // 8)
     if arrays is None:
         arrays = _labelled(t, n_train, n_test, s)
         if folder is not None:
-            _write_cache(file, folder, meta, arrays)
+            write_cache(file, folder, meta, arrays)
 
     def as_x(packed: np.ndarray[Any, Any]) -> torch.Tensor:
         bits = np.unpackbits(packed, axis=1, count=_N * _N)
