@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -53,6 +52,7 @@ from ..validation import (
     describe,
 )
 from . import blockwise
+from ._convac_plan import plan_groups
 from .blockwise import BlockPlan, plan_blocks
 from .logconv import TINY, run_log_space
 from .representation import OneHot, Representation, _check_representation, make_representation
@@ -68,27 +68,6 @@ CONVAC_INITS: tuple[str, ...] = ("default", "xavier")
 MAX_PARAMETERS = MAX_ENTRIES
 #: Largest ``logit_scale``: the training logits stay far inside float32's range.
 MAX_LOGIT_SCALE = 1e6
-
-
-@dataclass(frozen=True)
-class _Group:
-    """Nodes (or leaves) sharing a level and an output width: one 1x1 convolution."""
-
-    nodes: tuple[int, ...]
-    in_width: int
-    out_width: int
-    target_level: int  # level of the parents (-1: the output)
-
-
-@dataclass(frozen=True)
-class _Level:
-    """How one tree level pools: which groups feed it, which convolve its output."""
-
-    feeders: list[int]
-    members: list[int]
-    arity: int
-    index: torch.Tensor | None  # padded child slots; None when windows are contiguous blocks
-    counts: torch.Tensor
 
 
 class ConvAC(nn.Module):
@@ -312,74 +291,14 @@ class ConvAC(nn.Module):
         )
 
     # ------------------------------------------------------------- structure
-    def _out_width(self, v: int) -> tuple[int, int]:
-        p = self.tree.parent(v)
-        if p is None:
-            return self.out_dim, -1
-        return self.widths[p], self.tree.level(p)
-
-    def _dfs_rank(self) -> dict[int, int]:
-        """Rank of every node in a depth-first traversal (children in their stored order)."""
-        rank: dict[int, int] = {}
-        stack = [self.tree.root]
-        while stack:
-            v = stack.pop()
-            rank[v] = len(rank)
-            stack.extend(reversed(self.tree.children(v)))
-        return rank
-
     def _plan(self) -> None:
-        """Group nodes into convolutions and plan each level's pooling (no tensors of weights).
-
-        Nodes sharing a level and a parent level form one group (one 1x1
-        convolution).  Within a group, nodes are stored in depth-first order, so
-        that for uniform trees (grids, balanced, dilated) the children of each
-        pooling window are a contiguous block of the level below and pooling is
-        a reshape; other trees fall back to a padded gather.  Linear in the
-        number of nodes.
-        """
-        tree = self.tree
-        n = tree.num_leaves
-        rank = self._dfs_rank()
-        buckets: dict[tuple[int, int], list[int]] = {}
-        for v in tree.nodes:
-            lvl = -1 if tree.is_leaf(v) else tree.level(v)
-            buckets.setdefault((lvl, self._out_width(v)[1]), []).append(v)
-        groups: list[_Group] = []
-        for (lvl, target), members in sorted(buckets.items()):
-            nodes = tuple(sorted(members, key=rank.__getitem__))
-            in_w = self.num_features if lvl < 0 else self.widths[nodes[0]]
-            groups.append(_Group(nodes, in_w, self._out_width(nodes[0])[0], target))
-        self._groups = groups
-        self._root_group = next(gi for gi, grp in enumerate(groups) if grp.nodes == (tree.root,))
-        self._leaf_groups = [gi for gi, grp in enumerate(groups) if grp.nodes[0] < n]
-        order = [v for gi in self._leaf_groups for v in groups[gi].nodes]
-        self._leaf_perm = None if order == list(range(n)) else torch.tensor(order)
-        feeding: dict[int, list[int]] = {}
-        member_of: dict[int, list[int]] = {}
-        for gi, grp in enumerate(groups):
-            feeding.setdefault(grp.target_level, []).append(gi)
-            if grp.nodes[0] >= n:
-                member_of.setdefault(tree.level(grp.nodes[0]), []).append(gi)
-        self._levels: list[_Level] = []
-        for lvl in range(tree.depth):
-            feeders = feeding.get(lvl, [])
-            members = member_of.get(lvl, [])
-            level_nodes = [v for gi in members for v in groups[gi].nodes]
-            slot = {v: k for k, v in enumerate(u for gi in feeders for u in groups[gi].nodes)}
-            arity = max(len(tree.children(v)) for v in level_nodes)
-            contiguous = all(
-                sorted(slot[c] for c in tree.children(v)) == list(range(j * arity, (j + 1) * arity))
-                for j, v in enumerate(level_nodes)
-            )
-            index = None
-            if not contiguous:
-                index = torch.full((len(level_nodes), arity), len(slot), dtype=torch.long)
-                for j, v in enumerate(level_nodes):  # unused entries point at the neutral pad
-                    for k, c in enumerate(tree.children(v)):
-                        index[j, k] = slot[c]
-            counts = torch.tensor([float(len(tree.children(v))) for v in level_nodes])
-            self._levels.append(_Level(feeders, members, arity, index, counts))
+        """Group nodes into convolutions and plan each level's pooling (:mod:`._convac_plan`)."""
+        plan = plan_groups(self.tree, self.widths, self.num_features, self.out_dim)
+        self._groups = plan.groups
+        self._root_group = plan.root_group
+        self._leaf_groups = plan.leaf_groups
+        self._leaf_perm = plan.leaf_perm
+        self._levels = plan.levels
 
     def _weight_count(self) -> int:
         """Entries of the weights and biases :meth:`_build` will allocate (exact integer)."""

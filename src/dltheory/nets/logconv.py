@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from .convac import ConvAC, _Group, _Level
+    from ._convac_plan import _Group, _Level
+    from .convac import ConvAC
 
 __all__ = ["TINY", "run_log_space", "signed_log_conv"]
 
