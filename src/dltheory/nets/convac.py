@@ -44,7 +44,6 @@ from ..validation import (
     check_device,
     check_dtype,
     check_flag,
-    check_float,
     check_int,
     check_ints,
     check_seed,
@@ -53,6 +52,7 @@ from ..validation import (
 )
 from . import blockwise
 from ._convac_plan import plan_groups
+from ._outputs import MAX_LOGIT_SCALE, check_logit_scale, refuse_nan, row_normalized_logits
 from .blockwise import BlockPlan, plan_blocks
 from .logconv import TINY, run_log_space
 from .representation import OneHot, Representation, _check_representation, make_representation
@@ -66,8 +66,6 @@ POOLINGS: tuple[str, ...] = ("product", "max", "average")
 CONVAC_INITS: tuple[str, ...] = ("default", "xavier")
 #: Most parameters a :class:`ConvAC` may hold (estimated before anything is allocated).
 MAX_PARAMETERS = MAX_ENTRIES
-#: Largest ``logit_scale``: the training logits stay far inside float32's range.
-MAX_LOGIT_SCALE = 1e6
 
 
 class ConvAC(nn.Module):
@@ -223,14 +221,7 @@ class ConvAC(nn.Module):
             )
         seed = check_seed(seed)
         dtype = check_dtype(dtype)
-        self.logit_scale = check_float(
-            logit_scale,
-            "logit_scale",
-            minimum=0.0,
-            exclusive_minimum=True,
-            maximum=MAX_LOGIT_SCALE,
-            fix="logit_scale is the largest training logit; values of 1 to 100 are usual",
-        )
+        self.logit_scale = check_logit_scale(logit_scale)
         dev = check_device(device)
         if isinstance(ranks, Mapping):
             raise ValueError("ranks: a ConvAC needs one width per level (an int or a sequence)")
@@ -440,16 +431,6 @@ class ConvAC(nn.Module):
         fix = f"the network has {self.out_dim} outputs"
         return check_int(y, "y", minimum=0, maximum=self.out_dim - 1, fix=fix)
 
-    def _refuse_nan(self, out: torch.Tensor, what: str) -> None:
-        """A NaN output comes from non-finite weights: report it instead of returning it."""
-        bad = torch.isnan(out).any(dim=-1) if out.dim() > 1 else torch.isnan(out)
-        if bool(bad.any()):
-            raise ValueError(
-                f"{what}: the network's output is NaN for {int(bad.sum())} of {bad.numel()} "
-                "inputs, so its weights are not finite (a diverged training?); reinitialize "
-                "it or retrain with a lower learning rate"
-            )
-
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """The network's exact outputs ``h_y(x)``, shape ``(batch, out_dim)``.
 
@@ -464,7 +445,7 @@ class ConvAC(nn.Module):
             (non-finite weights).
         """
         val, sign = self._run(x)
-        self._refuse_nan(val, "scores")  # before exp: torch.sign(NaN) is 0
+        refuse_nan(val, "scores")  # before exp: torch.sign(NaN) is 0
         if self.pooling != "product":
             out = val
         else:
@@ -491,7 +472,7 @@ class ConvAC(nn.Module):
         if self.pooling != "product":
             raise ValueError("pooling: log_scores is defined for product pooling only; use scores")
         val, sign = self._run(x)
-        self._refuse_nan(val, "log_scores")
+        refuse_nan(val, "log_scores")
         return val, (torch.ones_like(val) if sign is None else sign)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -516,10 +497,7 @@ class ConvAC(nn.Module):
             return u
         if self.positive:
             return u + e * LN2
-        m = u.abs().amax(dim=1, keepdim=True)
-        # an output row that is exactly 0 stays 0 (and passes no gradient), NaN stays NaN
-        m = torch.where(m > 0, m, torch.full_like(m, math.inf))
-        return self.logit_scale * u / m
+        return row_normalized_logits(u, self.logit_scale)
 
     # ---------------------------------------------------------------- analysis
     def coefficient_tensor(self, y: int = 0) -> TreeTensor:

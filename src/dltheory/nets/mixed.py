@@ -43,7 +43,6 @@ from ..validation import (
     check_device,
     check_dtype,
     check_flag,
-    check_float,
     check_int,
     check_seed,
     check_size,
@@ -61,7 +60,8 @@ from ._mixed_forward import (
     scaled_features,
     weight_shapes,
 )
-from .convac import MAX_LOGIT_SCALE, MAX_PARAMETERS, POOLINGS
+from ._outputs import check_logit_scale, refuse_nan, row_normalized_logits
+from .convac import MAX_PARAMETERS, POOLINGS
 from .representation import Representation, _check_representation, make_representation
 
 __all__ = ["MixedDilatedNet"]
@@ -285,14 +285,7 @@ class MixedDilatedNet(nn.Module):
         dtype = check_dtype(dtype)
         self.pooling = check_choice(pooling, "pooling", POOLINGS)
         seed = check_seed(seed)
-        self.logit_scale = check_float(
-            logit_scale,
-            "logit_scale",
-            minimum=0.0,
-            exclusive_minimum=True,
-            maximum=MAX_LOGIT_SCALE,
-            fix="logit_scale is the largest training logit; values of 1 to 100 are usual",
-        )
+        self.logit_scale = check_logit_scale(logit_scale)
         dev = check_device(device)
         cfg = _configure(
             n,
@@ -409,16 +402,6 @@ class MixedDilatedNet(nn.Module):
         e = torch.maximum(ea, eb)
         return ua * torch.exp2(ea - e) + ub * torch.exp2(eb - e), e
 
-    def _refuse_nan(self, out: torch.Tensor, what: str) -> None:
-        """A NaN output comes from non-finite weights: report it instead of returning it."""
-        bad = torch.isnan(out).any(dim=-1)
-        if bool(bad.any()):
-            raise ValueError(
-                f"{what}: the network's output is NaN for {int(bad.sum())} of {bad.numel()} "
-                "inputs, so its weights are not finite (a diverged training?); reinitialize "
-                "it or retrain with a lower learning rate"
-            )
-
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """The exact outputs ``h_y(x) = h^a_y(x) + h^b_y(x)``, shape ``(batch, out_dim)``.
 
@@ -432,7 +415,7 @@ class MixedDilatedNet(nn.Module):
             NaN output (non-finite weights).
         """
         u, e = self._run(x)
-        self._refuse_nan(u, "scores")
+        refuse_nan(u, "scores")
         return u if e is None else ldexp(u, e)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -446,9 +429,7 @@ class MixedDilatedNet(nn.Module):
         u, e = self._run(x)
         if e is None:
             return u
-        m = u.abs().amax(dim=1, keepdim=True)
-        m = torch.where(m > 0, m, torch.full_like(m, math.inf))
-        return self.logit_scale * u / m
+        return row_normalized_logits(u, self.logit_scale)
 
     # --------------------------------------------------------------- analysis
     def _matrices(self) -> list[tuple[list[np.ndarray], dict[int, np.ndarray]]]:
