@@ -201,3 +201,22 @@ def test_a_tiny_training_unit_runs_and_projects() -> None:
 def test_bad_parameters_are_refused_before_any_work(key: str, value: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         get(CLAIM).resolve("quick", {key: value})
+
+
+def test_train_unit_refuses_a_diverged_run_and_drops_the_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dltheory.claims import _pooling_training as pt
+
+    runs = iter(
+        [
+            {"diverged": True, "stopped_at": 7, "curve": [], "train_seconds": 0.1},
+            {"diverged": False, "test_accuracy": 0.5, "num_params": 3},
+        ]
+    )
+    monkeypatch.setattr(pt, "train_net", lambda *args: next(runs))
+    settings = pt.TrainSettings(10, 8)
+    with pytest.raises(ValueError, match=r"non-finite loss at iteration 7\) for my net"):
+        pt.train_unit(None, "convac", None, settings, 0, "my net")  # type: ignore[arg-type]
+    out = pt.train_unit(None, "convac", None, settings, 0, "my net")  # type: ignore[arg-type]
+    assert out == {"test_accuracy": 0.5, "num_params": 3}

@@ -51,6 +51,7 @@ __all__ = [
     "build_net",
     "positive_convac",
     "train_net",
+    "train_unit",
 ]
 
 #: Network families of the experiment.
@@ -247,3 +248,19 @@ def train_net(
         "seconds_per_iteration": train_seconds / settings.iterations,
         "num_params": sum(p.numel() for p in net.parameters()),
     }
+
+
+def train_unit(
+    net: nn.Module, family: str, data: Any, settings: TrainSettings, seed: int, what: str
+) -> dict[str, Any]:
+    """:func:`train_net` for a lab unit: a diverged run is a failed unit, never a result.
+
+    Returns the metrics (without the ``diverged`` flag); raises ``ValueError``
+    saying at which iteration the loss became non-finite and for ``what``.
+    """
+    out = train_net(net, family, data, settings, seed)
+    if out["diverged"]:
+        raise ValueError(
+            f"training diverged (non-finite loss at iteration {out['stopped_at']}) for {what}"
+        )
+    return {k: v for k, v in out.items() if k != "diverged"}

@@ -83,7 +83,7 @@ from ._mixed_parts import (
     shared_levels,
     single_bound,
 )
-from ._pooling_training import TrainSettings, train_net
+from ._pooling_training import TrainSettings, train_unit
 from ._util import derive_seed
 from .base import Claim, Param, Unit, register
 from .evidence import (
@@ -267,12 +267,9 @@ class MixedDilated(Claim):
         data = padded_mnist1d(int(config["data_seed"]), int(config["num_samples"]))
         net = build_net(name, width, derive_seed(seed, "init"))
         settings = TrainSettings(int(config["iterations"]), int(config["step_at"]))
-        out = train_net(net, FAMILY, data, settings, derive_seed(seed, "batches"))
-        if out["diverged"]:
-            raise ValueError(
-                f"training diverged (non-finite loss at iteration {out['stopped_at']}) for "
-                f"{name} at width {width}"
-            )
+        out = train_unit(
+            net, FAMILY, data, settings, derive_seed(seed, "batches"), f"{name} at width {width}"
+        )
         expected = expected_count(name, width)
         if out["num_params"] != expected:  # pragma: no cover - a counting bug
             raise ValueError(f"{name}: parameter count {out['num_params']} != {expected}")
@@ -282,7 +279,7 @@ class MixedDilated(Claim):
             "sizing": str(config["sizing"]),
             "width": width,
             "seed_index": int(config["seed_index"]),
-            **{k: v for k, v in out.items() if k != "diverged"},
+            **out,
             "wall_s": time.perf_counter() - t0,
         }
 

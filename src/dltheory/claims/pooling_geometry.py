@@ -65,7 +65,7 @@ from ._pooling_training import (
     TrainSettings,
     build_net,
     own_geometry,
-    train_net,
+    train_unit,
 )
 from ._util import derive_seed, grid_shapes
 from .base import Claim, Param, Unit, register
@@ -288,19 +288,21 @@ class PoolingGeometry(Claim):
         width = int(config["breadth"] if deep else config["width"])
         net = build_net(family, geometry, width, seed, depth="deep" if deep else "shallow")
         settings = TrainSettings(int(config["iterations"]), int(config["step_at"]))
-        out = train_net(net, family, data, settings, derive_seed(seed, "batches"))
-        if out["diverged"]:
-            raise ValueError(
-                f"training diverged (non-finite loss at iteration {out['stopped_at']}) for "
-                f"{family} {geometry} width {width} on {config['task']}"
-            )
+        out = train_unit(
+            net,
+            family,
+            data,
+            settings,
+            derive_seed(seed, "batches"),
+            f"{family} {geometry} width {width} on {config['task']}",
+        )
         res: dict[str, Any] = {
             "part": part,
             "family": family,
             "task": str(config["task"]),
             "width": width,
             **({"geometry": geometry, "seed_index": int(config["seed_index"])} if deep else {}),
-            **{k: v for k, v in out.items() if k != "diverged"},
+            **out,
             "iterations": settings.iterations,
             "num_train_kept": int(data.x_train.shape[0]),
             "num_test_kept": int(data.x_test.shape[0]),

@@ -83,7 +83,7 @@ from typing import Any
 import torch
 
 from ..nets import ConvAC
-from ._pooling_training import TrainSettings, train_net
+from ._pooling_training import TrainSettings, train_unit
 from ._util import derive_seed
 from ._width_parts import (
     LONG,
@@ -308,12 +308,14 @@ class WidthDesign(Claim):
             seed=derive_seed(seed, "init", profile),
         )
         settings = TrainSettings(int(config["iterations"]), int(config["step_at"]))
-        out = train_net(net, FAMILY, data, settings, derive_seed(seed, "batches"))
-        if out["diverged"]:
-            raise ValueError(
-                f"training diverged (non-finite loss at iteration {out['stopped_at']}) for the "
-                f"{profile} profile on the {task} task"
-            )
+        out = train_unit(
+            net,
+            FAMILY,
+            data,
+            settings,
+            derive_seed(seed, "batches"),
+            f"the {profile} profile on the {task} task",
+        )
         expected = shared_count(widths) + sum(widths)  # weights + one bias per hidden channel
         if out["num_params"] != expected:  # pragma: no cover - a counting bug
             raise ValueError(f"parameter count {out['num_params']} != {expected}")
@@ -323,7 +325,7 @@ class WidthDesign(Claim):
             "profile": profile,
             "widths": widths,
             "seed_index": int(config["seed_index"]),
-            **{k: v for k, v in out.items() if k != "diverged"},
+            **out,
             "wall_s": time.perf_counter() - t0,
         }
 
