@@ -39,6 +39,7 @@ import torch
 
 from ..trees import ModeTree
 from ..validation import check_array, check_int, check_ints, describe
+from .blockwise import PermuteRows
 from .representation import Representation, Similarity
 from .scaled import LN2, normalize, pool_product
 
@@ -63,28 +64,12 @@ _Scaled = tuple[torch.Tensor, torch.Tensor | None]
 _Perm2 = tuple[torch.Tensor, torch.Tensor]
 
 
-class _Perm(torch.autograd.Function):
-    """``t[perm]`` along axis 0 for a permutation, with the gradient ``g[inverse]``.
-
-    (``index_select`` would zero-fill and scatter-add its gradient.)
-    """
-
-    @staticmethod
-    def forward(ctx: Any, t: torch.Tensor, perm: torch.Tensor, inverse: torch.Tensor) -> Any:
-        ctx.inverse = inverse
-        return t.index_select(0, perm)
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        return g.index_select(0, ctx.inverse), None, None
-
-
 def _permute(t: torch.Tensor, perm: _Perm2 | None) -> torch.Tensor:
     if perm is None:
         return t
     if not t.requires_grad:
         return t.index_select(0, perm[0])
-    out: torch.Tensor = _Perm.apply(t, perm[0], perm[1])
+    out: torch.Tensor = PermuteRows.apply(t, perm[0], perm[1])
     return out
 
 

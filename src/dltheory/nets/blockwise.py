@@ -37,7 +37,7 @@ from .scaled import LN2, normalize, pool_product
 if TYPE_CHECKING:
     from .convac import ConvAC
 
-__all__ = ["SPLIT_BYTES", "TABLE_MAX", "BlockPlan", "Table", "plan_blocks", "run"]
+__all__ = ["SPLIT_BYTES", "TABLE_MAX", "BlockPlan", "PermuteRows", "Table", "plan_blocks", "run"]
 
 #: Size from which a convolution feeding a uniform pooling is computed block by block: the C
 #: allocator maps tensors of 32 MiB and more afresh (page faults) on every allocation.
@@ -158,7 +158,7 @@ def plan_blocks(
 
 
 # ------------------------------------------------------------------ the forward pass
-class _Rows(torch.autograd.Function):
+class PermuteRows(torch.autograd.Function):
     """``t[perm]`` along axis 0 for a permutation, whose gradient is ``g[perm^-1]``.
 
     (``index_select`` would zero-fill and scatter-add its gradient instead.)
@@ -417,7 +417,7 @@ def run(net: ConvAC, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None
         perm = plan.leaf_positions.to(t.device)
         if not t.requires_grad or plan.leaf_inverse is None:
             return t.index_select(0, perm)
-        return _Rows.apply(t, perm, plan.leaf_inverse.to(t.device))
+        return PermuteRows.apply(t, perm, plan.leaf_inverse.to(t.device))
 
     outs: dict[int, _Out] = {}
 
