@@ -107,3 +107,15 @@ def test_modular_rank_is_exact_with_residues_near_the_prime() -> None:
     nodes[inner] = np.outer(u, v).astype(np.int64)
     low = dt.TreeTensor(tree, leaves, nodes)
     assert dt.matricization_rank(low, (0, 1), method="modular") == 1
+
+
+def test_core_rank_rules() -> None:
+    eps = np.finfo(np.float64).eps
+    assert sp.core_rank(np.array([]), 0.0, (0, 0), None) == 0
+    s = np.array([1.0, 10 * eps, 2 * eps, 0.0])
+    assert sp.core_rank(s, 0.0, (4, 3), None) == 2  # above s_max * max(shape) * eps = 4 eps
+    assert sp.core_rank(s, 0.0, (3, 20), None) == 1  # above 20 eps
+    assert sp.core_rank(s, 0.0, (1, 1), None) == 3  # above eps
+    assert sp.core_rank(s, 0.0, (4, 3), 0.0) == 3  # tol 0: every nonzero value
+    # values are s * exp(log): with log = 50, 10 eps * e^50 ~ 1.2e7 > 1e7 > 2 eps * e^50
+    assert sp.core_rank(s, 50.0, (4, 3), 1e7) == 2

@@ -42,7 +42,7 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,6 +61,7 @@ __all__ = [
     "schmidt_values",
     "matricization_rank",
     "core_plan",
+    "core_rank",
     "DEFAULT_MAX_CORE_ENTRIES",
 ]
 
@@ -334,6 +335,24 @@ def _modular_core(tt: TreeTensor, part: frozenset[int], prime: int) -> NDArray[n
     return cores[tree.root][:, :, 0]
 
 
+def core_rank(
+    s: NDArray[np.floating[Any]], log: float, shape: tuple[int, ...], tol: float | None
+) -> int:
+    """How many of a root core's singular values ``s`` (decreasing) count toward the rank.
+
+    The core carries the spectrum divided by ``exp(log)``.  Without ``tol`` the
+    ``numpy.linalg.matrix_rank`` rule on the core, ``s_max * max(shape) * eps``;
+    with ``tol`` an absolute threshold on the true values, compared in log space
+    (``tol = 0``: every nonzero value).
+    """
+    if s.size == 0:
+        return 0
+    if tol is None:
+        return int(np.count_nonzero(s > float(s[0]) * max(shape) * np.finfo(np.float64).eps))
+    with np.errstate(divide="ignore"):
+        return int(np.count_nonzero(np.log(s) + log > math.log(tol) if tol > 0 else s > 0))
+
+
 def matricization_rank(
     tensor: TreeTensor,
     I: Iterable[int],
@@ -384,10 +403,4 @@ def matricization_rank(
     with kernel_threads(job.biggest, job.tt.tree.num_nodes):
         core, log = float_core(tt, part, refuse=job.refuse, tree_links=job.links)
         s = root_values(core)
-    if s.size == 0:
-        return 0
-    if tol is None:
-        return int(np.count_nonzero(s > float(s[0]) * max(core.shape) * np.finfo(np.float64).eps))
-    # the core carries the spectrum divided by exp(log); compare in log space
-    with np.errstate(divide="ignore"):
-        return int(np.count_nonzero(np.log(s) + log > math.log(tol) if tol > 0 else s > 0))
+    return core_rank(s, log, core.shape, tol)

@@ -53,7 +53,7 @@ from numpy.typing import NDArray
 from ..analysis.cores import kernel_threads, root_values
 from ..analysis.mincut import Cut, CutEdge
 from ..analysis.modular import DEFAULT_PRIME, check_prime, mod_pool_last, rref_rows
-from ..analysis.spectrum import DEFAULT_MAX_CORE_ENTRIES, Spectrum
+from ..analysis.spectrum import DEFAULT_MAX_CORE_ENTRIES, Spectrum, core_rank
 from ..validation import check_choice, check_flag, check_float, check_int, check_size
 from .forward import dense_size, dense_values, targets
 from .tensor import MixedTensor
@@ -395,12 +395,7 @@ def matricization_rank(
     with job.threads():
         core, log = _float_root(job)
         s = np.linalg.svd(core, compute_uv=False)
-    if s.size == 0:
-        return 0
-    if tol is None:
-        return int(np.count_nonzero(s > float(s[0]) * max(core.shape) * np.finfo(np.float64).eps))
-    with np.errstate(divide="ignore"):
-        return int(np.count_nonzero(np.log(s) + log > math.log(tol) if tol > 0 else s > 0))
+    return core_rank(s, log, core.shape, tol)
 
 
 # ------------------------------------------------------------------------- min cut
